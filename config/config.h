@@ -1,0 +1,98 @@
+/*
+ * config/ — the whole interface: wormsnare's settings and their YAML loader.
+ *
+ * The YAML file is untrusted input: every key is known, every value has a
+ * type and a range, and any mistake is reported as "FILE:LINE:COL: KEY: why".
+ */
+#ifndef WS_CONFIG_H
+#define WS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_CFG_MAX_PORTS 64
+#define WS_CFG_MAX_CIDRS 64
+#define WS_CFG_PATH_MAX 1024
+#define WS_CFG_NAME_MAX 256
+#define WS_CFG_FILTER_MAX 1024
+#define WS_CFG_USER_MAX 64
+#define WS_CFG_HOSTPORT_MAX 128
+
+/* An IPv4 network; both fields in host byte order, addr already masked. */
+struct ws_cidr {
+	uint32_t addr;
+	uint32_t mask;
+};
+
+enum ws_server_policy {
+	WS_SERVER_COMMAND,		/* the host named in the tftp command */
+	WS_SERVER_SOURCE,		/* the connection's source address */
+	WS_SERVER_COMMAND_THEN_SOURCE	/* command host, unless private/unusable (NAT) */
+};
+
+struct ws_config {
+	uint16_t ports[WS_CFG_MAX_PORTS];	/* watched TCP server ports */
+	size_t nports;
+
+	struct {
+		char dir[WS_CFG_PATH_MAX];
+		char event_log[WS_CFG_NAME_MAX];	/* plain file name, no '/' */
+		char fetch_log[WS_CFG_NAME_MAX];	/* plain file name, no '/' */
+	} output;
+
+	struct {
+		int snaplen;		/* 64 .. 262144 */
+		int buffer_size;	/* bytes, 65536 .. 1 GiB */
+		bool promiscuous;
+		int timeout_ms;		/* live read timeout, 1 .. 10000 */
+		char filter[WS_CFG_FILTER_MAX];	/* extra BPF, ANDed; "" = none */
+	} capture;
+
+	struct {
+		int max_streams;	/* concurrent TCP streams followed, 16 .. 4194304 */
+		int max_line;		/* bytes per command line, 64 .. 65536 */
+		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
+	} reassembly;
+
+	struct {
+		bool enabled;		/* live mode; offline replay needs --fetch */
+		char user[WS_CFG_USER_MAX];	/* unprivileged user when run as root */
+		int timeout;		/* seconds per retransmission, 1 .. 255 */
+		int retries;		/* 0 .. 100 */
+		int64_t max_size;	/* bytes, 1 .. 4 GiB */
+		int blksize;		/* RFC 2348 blksize asked for, 0 = no option, 8 .. 65464 */
+		int concurrency;	/* transfers at once, 1 .. 256 */
+		int queue_size;		/* waiting requests, 1 .. 65536 */
+		enum ws_server_policy server;
+		struct ws_cidr allow[WS_CFG_MAX_CIDRS];	/* empty = any */
+		size_t nallow;
+		struct ws_cidr deny[WS_CFG_MAX_CIDRS];
+		size_t ndeny;
+		char redirect[WS_CFG_HOSTPORT_MAX];	/* "" or IPv4:PORT */
+		uint32_t redirect_addr;	/* host order, valid when redirect[0] */
+		uint16_t redirect_port;
+		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
+	} fetch;
+};
+
+/* Fill cfg with the built-in defaults (equal to config/wormsnare.yaml). */
+void ws_config_defaults(struct ws_config *cfg);
+
+/*
+ * Load path over the defaults already in cfg. Returns 0, or -1 with a
+ * one-line message "PATH:LINE:COL: KEY: reason" (or "PATH: reason") in err.
+ * cfg is left unchanged on error.
+ */
+int ws_config_load(const char *path, struct ws_config *cfg, char *err, size_t errlen);
+
+/* "a.b.c.d/len" or "a.b.c.d"; 0 or -1. */
+int ws_cidr_parse(const char *s, struct ws_cidr *out);
+/* addr in host byte order. */
+bool ws_cidr_match(const struct ws_cidr *list, size_t n, uint32_t addr);
+/* "a.b.c.d:port" (port 1..65535); 0 or -1. */
+int ws_hostport_parse(const char *s, uint32_t *addr, uint16_t *port);
+
+const char *ws_server_policy_name(enum ws_server_policy p);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * tftp/ — the whole interface: the TFTP codec (RFC 1350, 2347-2349), the
+ * client transfer engine built on it, and the fetcher process.
+ *
+ * The codec knows nothing of sockets, files or policy; the client engine
+ * knows sockets but not files (data goes to a sink callback); the fetcher is
+ * the policy-free worker that stores what the sensor asks for.
+ */
+#ifndef WS_TFTP_H
+#define WS_TFTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+/* ------------------------------------------------------------------ codec */
+
+enum ws_tftp_op {
+	WS_TFTP_RRQ = 1, WS_TFTP_WRQ = 2, WS_TFTP_DATA = 3,
+	WS_TFTP_ACK = 4, WS_TFTP_ERROR = 5, WS_TFTP_OACK = 6
+};
+
+enum ws_tftp_err {
+	WS_TFTP_EUNDEF = 0, WS_TFTP_ENOTFOUND = 1, WS_TFTP_EACCESS = 2,
+	WS_TFTP_ENOSPACE = 3, WS_TFTP_EBADOP = 4, WS_TFTP_EBADID = 5,
+	WS_TFTP_EEXISTS = 6, WS_TFTP_ENOUSER = 7, WS_TFTP_EOPTNEG = 8
+};
+
+enum ws_tftp_decode_result {
+	WS_TFTP_OK = 0,
+	WS_TFTP_TRUNCATED = -1,	/* ran out of bytes (e.g. no NUL before the end) */
+	WS_TFTP_INVALID = -2	/* bytes contradict the protocol */
+};
+
+#define WS_TFTP_NAME_MAX 512	/* filename / mode / errmsg kept, NUL included */
+#define WS_TFTP_BLKSIZE_MIN 8
+#define WS_TFTP_BLKSIZE_MAX 65464
+#define WS_TFTP_DEFAULT_BLKSIZE 512
+#define WS_TFTP_PKT_MAX (4 + WS_TFTP_BLKSIZE_MAX)
+
+/* RFC 2347 options we understand; *_set says whether it was present. */
+struct ws_tftp_opts {
+	bool blksize_set, tsize_set, timeout_set;
+	uint32_t blksize;	/* 8 .. 65464 */
+	uint64_t tsize;
+	uint32_t timeout;	/* 1 .. 255 */
+	unsigned unknown;	/* options present but not understood */
+};
+
+struct ws_tftp_pkt {
+	enum ws_tftp_op op;
+	char filename[WS_TFTP_NAME_MAX];	/* RRQ/WRQ */
+	char mode[32];				/* RRQ/WRQ, lower-cased */
+	uint16_t block;				/* DATA/ACK */
+	const uint8_t *data;			/* DATA: points into the decoded buffer */
+	size_t datalen;
+	uint16_t errcode;			/* ERROR */
+	char errmsg[WS_TFTP_NAME_MAX];		/* ERROR */
+	struct ws_tftp_opts opts;		/* RRQ/WRQ/OACK */
+};
+
+/* Decode one datagram. Never reads outside buf[0..len). */
+enum ws_tftp_decode_result ws_tftp_decode(const uint8_t *buf, size_t len,
+					  struct ws_tftp_pkt *out);
+/* Encode; returns bytes written, 0 if it does not fit in cap or is malformed. */
+size_t ws_tftp_encode(const struct ws_tftp_pkt *p, uint8_t *buf, size_t cap);
+const char *ws_tftp_op_name(unsigned op);
+
+/* ------------------------------------------------------- client transfers */
+
+/* Receives the file's bytes in order; return 0, or -1 to abort (errno set). */
+typedef int (*ws_tftp_sink)(void *arg, const uint8_t *data, size_t len);
+
+struct ws_tftp_xfer_params {
+	struct sockaddr_in server;	/* where the RRQ goes (port usually 69) */
+	const char *remote;		/* file name asked for */
+	unsigned blksize;		/* 0: no options at all; else ask blksize+tsize+timeout */
+	unsigned timeout_s;		/* retransmission timeout, 1 .. 255 */
+	unsigned retries;		/* retransmissions before "timeout" */
+	uint64_t max_size;		/* abort with "too-large" beyond this */
+	ws_tftp_sink sink;
+	void *sink_arg;
+};
+
+enum ws_tftp_xfer_state { WS_XFER_RUNNING, WS_XFER_DONE, WS_XFER_FAILED };
+
+struct ws_tftp_xfer;
+
+/* Create the socket and send the RRQ. NULL with err set on failure. */
+struct ws_tftp_xfer *ws_tftp_xfer_start(const struct ws_tftp_xfer_params *p, int64_t now_ms,
+					char *err, size_t errlen);
+int ws_tftp_xfer_fd(const struct ws_tftp_xfer *x);
+/* Monotonic ms at which ws_tftp_xfer_timer must be called. */
+int64_t ws_tftp_xfer_deadline(const struct ws_tftp_xfer *x);
+/* The socket is readable: read and handle every pending datagram. */
+enum ws_tftp_xfer_state ws_tftp_xfer_input(struct ws_tftp_xfer *x, int64_t now_ms);
+/* The deadline passed: retransmit or give up. */
+enum ws_tftp_xfer_state ws_tftp_xfer_timer(struct ws_tftp_xfer *x, int64_t now_ms);
+enum ws_tftp_xfer_state ws_tftp_xfer_state(const struct ws_tftp_xfer *x);
+/* "ok", "timeout", "too-large", "tftp-error:<code>:<msg>", "write-error:<why>", ... */
+const char *ws_tftp_xfer_status(const struct ws_tftp_xfer *x);
+uint64_t ws_tftp_xfer_bytes(const struct ws_tftp_xfer *x);
+/* Packets ignored because they came from another TID (answered with ERROR 5). */
+unsigned ws_tftp_xfer_foreign(const struct ws_tftp_xfer *x);
+void ws_tftp_xfer_free(struct ws_tftp_xfer *x);
+
+/* CLOCK_MONOTONIC in ms. */
+int64_t ws_now_ms(void);
+
+/* ---------------------------------------------------------------- fetcher */
+
+#define WS_FETCH_STEM_MAX 72
+#define WS_FETCH_STATUS_MAX 160
+
+/* sensor -> fetcher, one SOCK_SEQPACKET message; strings NUL-terminated. */
+struct ws_fetch_req {
+	uint32_t type;			/* WS_FETCH_MSG_REQ */
+	uint64_t eventid;
+	uint32_t server;		/* host order: where to send the RRQ */
+	uint16_t port;
+	char remote[256];		/* file name to ask for (raw, from the wire) */
+	char stem[WS_FETCH_STEM_MAX];	/* sanitized: blast_<stem>_<eventid>.bin */
+};
+
+/* fetcher -> sensor, one per request, when it is finished. */
+struct ws_fetch_res {
+	uint32_t type;			/* WS_FETCH_MSG_RES */
+	uint64_t eventid;
+	uint64_t bytes;
+	bool ok;
+	char status[WS_FETCH_STATUS_MAX];
+};
+
+#define WS_FETCH_MSG_REQ 0x57535251u	/* "WSRQ" */
+#define WS_FETCH_MSG_RES 0x57535253u	/* "WSRS" */
+
+struct ws_fetcher_params {
+	int sock;		/* our end of the socketpair */
+	int dirfd;		/* where samples and the log go */
+	const char *fetch_log;	/* file name inside dirfd */
+	unsigned timeout_s, retries, blksize, concurrency, queue_size;
+	uint64_t max_size;
+};
+
+/* The fetcher process's main loop; returns the process exit status. */
+int ws_fetcher_run(const struct ws_fetcher_params *p);
+
+#endif
