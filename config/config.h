@@ -74,6 +74,18 @@ struct ws_config {
 		uint16_t redirect_port;
 		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
 	} fetch;
+
+	struct {
+		bool enabled;		/* carve TFTP transfers seen on the wire */
+		uint16_t port;		/* TFTP server port, 1 .. 65535 (69) */
+		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
+		int max_transfers;	/* followed at once, 1 .. 65536 */
+		int64_t max_file_size;	/* bytes per transfer, 1 .. 4 GiB */
+		int64_t max_total;	/* bytes of all unfinished transfers, 1 .. 64 GiB */
+		bool keep_partial;	/* keep incomplete transfers as <name>.partial */
+		int correlation_window;	/* seconds between a GET and its transfer, 1 .. 86400 */
+		char known_hashes[WS_CFG_PATH_MAX];	/* "" = none */
+	} carve;
 };
 
 /* Fill cfg with the built-in defaults (equal to config/wormsnare.yaml). */
@@ -94,5 +106,17 @@ bool ws_cidr_match(const struct ws_cidr *list, size_t n, uint32_t addr);
 int ws_hostport_parse(const char *s, uint32_t *addr, uint16_t *port);
 
 const char *ws_server_policy_name(enum ws_server_policy p);
+
+/*
+ * Known samples (config/known-hashes.yaml): MD5 or SHA-256 hex -> name.
+ * An empty path gives an empty table. 0, or -1 with "PATH:LINE:COL: why".
+ */
+struct ws_known;
+int ws_known_load(const char *path, struct ws_known **out, char *err, size_t errlen);
+/* The name of a known sample, or NULL. Either hash may be NULL. */
+const char *ws_known_lookup(const struct ws_known *k, const char *md5_hex,
+			    const char *sha256_hex);
+size_t ws_known_count(const struct ws_known *k);
+void ws_known_free(struct ws_known *k);
 
 #endif

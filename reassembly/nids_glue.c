@@ -242,6 +242,20 @@ static void on_nids_no_mem(char *where)
 	abort();
 }
 
+static void on_udp(struct tuple4 *addr, char *payload, int len, struct ip *iph)
+{
+	struct ws_flow_key k = {
+		.saddr = addr->saddr, .daddr = addr->daddr,
+		.sport = addr->source, .dport = addr->dest,
+	};
+
+	(void)iph;
+	if (len < 0)
+		return;
+	G.st.udp_datagrams++;
+	G.p.on_udp(G.p.arg, &k, (const uint8_t *)payload, (size_t)len, &G.now);
+}
+
 /* -------------------------------------------------------- TCP header view */
 
 struct tcp_view {
@@ -520,6 +534,8 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	nids_register_chksum_ctl(no_checksums, 1);
 	nids_register_ip(pick_up_streams);
 	nids_register_tcp(on_tcp);
+	if (p->on_udp)
+		nids_register_udp(on_udp);
 	G.inited = true;
 	return 0;
 fail:
@@ -592,6 +608,8 @@ void ws_reasm_finish(void)
 	nids_unregister_ip(pick_up_streams);
 	nids_exit();		/* NIDS_EXITING for every stream: on_tcp frees ours */
 	nids_unregister_tcp(on_tcp);
+	if (G.p.on_udp)
+		nids_unregister_udp(on_udp);
 	while (G.oldest)
 		flow_free(G.oldest);
 	pcap_close(G.dead);

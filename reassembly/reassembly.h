@@ -27,6 +27,10 @@ struct ws_flow_key {
 typedef void (*ws_line_fn)(void *arg, const struct ws_flow_key *key, void *flow_user,
 			   const char *line, size_t len, const struct timeval *ts);
 
+/* A UDP datagram after IP reassembly (payload only, bounded by the UDP length). */
+typedef void (*ws_udp_fn)(void *arg, const struct ws_flow_key *key, const uint8_t *payload,
+			  size_t len, const struct timeval *ts);
+
 struct ws_reasm_params {
 	const uint16_t *ports;
 	size_t nports;
@@ -35,6 +39,7 @@ struct ws_reasm_params {
 	int idle_timeout;	/* seconds of capture time */
 	size_t flow_user_size;
 	ws_line_fn on_line;
+	ws_udp_fn on_udp;	/* NULL: UDP is not looked at */
 	void *arg;
 };
 
@@ -44,6 +49,7 @@ struct ws_reasm_stats {
 	uint64_t streams;		/* streams followed */
 	uint64_t pickups;		/* of which picked up mid-stream / handshake synthesized */
 	uint64_t lines;			/* complete lines delivered */
+	uint64_t udp_datagrams;		/* handed to on_udp */
 	uint64_t overlong;		/* lines dropped for exceeding max_line */
 	uint64_t partial_dropped;	/* unterminated lines lost at RST/timeout/eviction/end */
 	uint64_t evictions;		/* streams pushed out by a full table */

@@ -209,13 +209,11 @@ static bool appendf(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 }
 
 /*
- * The packets we need: TCP to/from watched ports, UDP ports asked for, and
- * non-first IP fragments (their ports are in the first one, which libnids
- * needs to reassemble the datagram). Ethernet captures also match inside
- * one or two VLAN tags.
+ * Non-first fragments always pass: their ports are in the first fragment,
+ * which libnids needs with them to rebuild the datagram.
  */
-static bool build_filter(char *buf, size_t cap, const struct ws_config *cfg,
-			 const uint16_t *udp_ports, size_t n_udp, bool ethernet)
+static bool build_filter(char *buf, size_t cap, const struct ws_config *cfg, bool tftp,
+			 bool ethernet)
 {
 	char inner[FILTER_MAX];
 	size_t il = 0, len = 0;
@@ -223,8 +221,10 @@ static bool build_filter(char *buf, size_t cap, const struct ws_config *cfg,
 
 	for (size_t i = 0; i < cfg->nports; i++)
 		ok = ok && appendf(inner, sizeof(inner), &il, " or tcp port %u", cfg->ports[i]);
-	for (size_t i = 0; i < n_udp; i++)
-		ok = ok && appendf(inner, sizeof(inner), &il, " or udp port %u", udp_ports[i]);
+	if (tftp)
+		ok = ok && appendf(inner, sizeof(inner), &il,
+				   " or udp port %u or (udp and udp[8:2] >= 3 and udp[8:2] <= 6)",
+				   cfg->carve.port);
 	if (!ok)
 		return false;
 	ok = appendf(buf, cap, &len, "((%s)", inner);
@@ -237,13 +237,13 @@ static bool build_filter(char *buf, size_t cap, const struct ws_config *cfg,
 	return ok;
 }
 
-int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg,
-			  const uint16_t *udp_ports, size_t n_udp, char *err, size_t errlen)
+int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg, bool tftp,
+			  char *err, size_t errlen)
 {
 	char expr[FILTER_MAX * 3 + 2048];
 	struct bpf_program prog;
 
-	if (!build_filter(expr, sizeof(expr), cfg, udp_ports, n_udp, c->dlt == DLT_EN10MB)) {
+	if (!build_filter(expr, sizeof(expr), cfg, tftp, c->dlt == DLT_EN10MB)) {
 		snprintf(err, errlen, "%s: BPF filter too long", c->source);
 		return -1;
 	}

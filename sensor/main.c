@@ -56,7 +56,9 @@ struct sensor {
 	struct ws_config cfg;
 	struct options opt;
 	int dirfd, seqfd;
-	struct ws_tsv events;
+	struct ws_tsv events, fetchlog;
+	struct ws_known *known;
+	struct ws_carve_store *carve;
 	uint64_t next_id;
 	uint64_t events_by_action[4];
 	uint64_t verdicts[WS_FETCH_QUEUE_FULL + 1];
@@ -204,6 +206,7 @@ static void fetcher_child(struct sensor *s, int sock)
 		.concurrency = (unsigned)s->cfg.fetch.concurrency,
 		.queue_size = (unsigned)s->cfg.fetch.queue_size,
 		.max_size = (uint64_t)s->cfg.fetch.max_size,
+		.known = s->known,
 	};
 
 	signal(SIGINT, SIG_IGN);	/* the sensor decides when we stop: EOF on sock */
@@ -232,6 +235,8 @@ static void fetcher_start(struct sensor *s)
 		close(sv[0]);
 		if (s->events.fd >= 0)
 			close(s->events.fd);
+		if (s->fetchlog.fd >= 0)
+			close(s->fetchlog.fd);
 		if (s->seqfd >= 0)
 			close(s->seqfd);
 		fetcher_child(s, sv[1]);
@@ -392,6 +397,9 @@ static void log_command(struct sensor *s, const struct ws_flow_key *key, const s
 	if (c->action == WS_ACT_GET) {
 		ws_tsv_escape(host, sizeof(host), c->host, strlen(c->host));
 		v = decide_fetch(s, eid, c, key, ts->tv_sec);
+		if (s->carve)
+			ws_carve_store_note_get(s->carve, eid, key->daddr, key->saddr, c->host,
+						c->file, ts);
 	}
 	row[0] = id; row[1] = when; row[2] = src; row[3] = file; row[4] = sport;
 	row[5] = dst; row[6] = dport; row[7] = ws_action_name(c->action); row[8] = host;
@@ -418,12 +426,22 @@ static void on_line(void *arg, const struct ws_flow_key *key, void *flow_user, c
 		log_command(s, key, &m.cmds[i], ts);
 }
 
+static void on_udp(void *arg, const struct ws_flow_key *key, const uint8_t *payload, size_t len,
+		   const struct timeval *ts)
+{
+	struct sensor *s = arg;
+
+	ws_carve_store_datagram(s->carve, key, payload, len, ts);
+}
+
 static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t caplen)
 {
 	struct sensor *s = arg;
 
 	if (ts->tv_sec != s->last_sweep) {
 		ws_reasm_sweep(ts);
+		if (s->carve)
+			ws_carve_store_sweep(s->carve, ts);
 		s->last_sweep = ts->tv_sec;
 	}
 	ws_reasm_feed(ts, ip, caplen);
@@ -457,6 +475,18 @@ static void print_stats(struct sensor *s, const char *when)
 		fprintf(stderr, " %s %" PRIu64, s->f.results[i].kind, s->f.results[i].n);
 	if (!s->f.results[0].kind[0])
 		fprintf(stderr, " none");
+	if (s->carve) {
+		const struct ws_carve_store_stats *c = ws_carve_store_stats(s->carve);
+		const struct ws_carve_stats *t = ws_carve_store_tracker_stats(s->carve);
+
+		fprintf(stderr, "\nwormsnare: wire tftp: transfers %" PRIu64 ", complete %" PRIu64
+			", stored %" PRIu64 " (for events %" PRIu64 ", already stored %" PRIu64
+			"), known %" PRIu64 ", partial kept %" PRIu64 ", failed %" PRIu64
+			", malformed datagrams %" PRIu64 ", limit hits %" PRIu64,
+			t->transfers, t->complete, c->stored, c->correlated, c->already_stored,
+			c->known, c->partial_kept, c->failed, t->malformed,
+			c->limit_hits + t->evicted + t->too_large);
+	}
 	fprintf(stderr, "\nwormsnare: warnings: libnids ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
 		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", overlong lines %" PRIu64
 		", partial lines dropped %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
@@ -500,9 +530,19 @@ static void open_outputs(struct sensor *s)
 	if (ws_give_dir(s->cfg.fetch.user, s->dirfd, err, sizeof(err)) < 0)
 		die(err);
 	s->events.fd = -1;
+	s->fetchlog.fd = -1;
 	s->seqfd = -1;
+	if (ws_known_load(s->cfg.carve.known_hashes, &s->known, err, sizeof(err)) < 0)
+		die(err);
+	/* opened (with its header) before the fetcher exists, which appends to it too */
+	if ((s->f.on || s->cfg.carve.enabled) &&
+	    ws_tsv_open(&s->fetchlog, s->dirfd, s->cfg.output.fetch_log, WS_FETCHLOG_HEADER, err,
+			sizeof(err)) < 0) {
+		fprintf(stderr, "wormsnare: %s: %s\n", s->cfg.output.dir, err);
+		exit(1);
+	}
 	if (s->f.on)
-		fetcher_start(s);	/* before any other descriptor exists to leak into it */
+		fetcher_start(s);
 	if (ws_tsv_open(&s->events, s->dirfd, s->cfg.output.event_log, EVENT_HEADER, err,
 			sizeof(err)) < 0) {
 		fprintf(stderr, "wormsnare: %s: %s\n", s->cfg.output.dir, err);
@@ -518,6 +558,12 @@ static void open_outputs(struct sensor *s)
 	s->dedup = ws_dedup_new(DEDUP_SLOTS);
 	if (!s->dedup)
 		die("out of memory");
+	if (s->cfg.carve.enabled) {
+		s->carve = ws_carve_store_new(&s->cfg, s->dirfd, &s->fetchlog, s->known, err,
+					      sizeof(err));
+		if (!s->carve)
+			die(err);
+	}
 }
 
 static void open_capture(struct sensor *s)
@@ -531,6 +577,7 @@ static void open_capture(struct sensor *s)
 		.idle_timeout = s->cfg.reassembly.idle_timeout,
 		.flow_user_size = sizeof(struct ws_match_ctx),
 		.on_line = on_line,
+		.on_udp = s->cfg.carve.enabled ? on_udp : NULL,
 		.arg = s,
 	};
 
@@ -540,7 +587,7 @@ static void open_capture(struct sensor *s)
 		s->cap = ws_capture_open_live(s->opt.iface, &s->cfg, err, sizeof(err));
 	if (!s->cap)
 		die(err);
-	if (ws_capture_set_filter(s->cap, &s->cfg, NULL, 0, err, sizeof(err)) < 0)
+	if (ws_capture_set_filter(s->cap, &s->cfg, s->cfg.carve.enabled, err, sizeof(err)) < 0)
 		die(err);
 	if (ws_reasm_init(&rp, err, sizeof(err)) < 0)
 		die(err);
@@ -578,6 +625,8 @@ static void handle_flags(struct sensor *s)
 	if (got_hup) {
 		got_hup = 0;
 		if (ws_tsv_reopen(&s->events, err, sizeof(err)) < 0)
+			fprintf(stderr, "wormsnare: reopen: %s\n", err);
+		if (s->fetchlog.fd >= 0 && ws_tsv_reopen(&s->fetchlog, err, sizeof(err)) < 0)
 			fprintf(stderr, "wormsnare: reopen: %s\n", err);
 		if (s->f.on)
 			kill(s->f.pid, SIGHUP);
@@ -652,9 +701,13 @@ int main(int argc, char **argv)
 			s.f.on ? "on" : "off");
 	rc = capture_loop(&s);
 	ws_reasm_finish();
+	ws_carve_store_finish(s.carve);
 	fetcher_finish(&s);
 	print_stats(&s, got_stop ? "stopped" : "done");
+	ws_carve_store_free(s.carve);
+	ws_known_free(s.known);
 	ws_tsv_close(&s.events);
+	ws_tsv_close(&s.fetchlog);
 	ws_capture_close(s.cap);
 	ws_dedup_free(s.dedup);
 	close(s.seqfd);

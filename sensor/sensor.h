@@ -105,9 +105,14 @@ typedef void (*ws_ip_handler)(void *arg, const struct timeval *ts, const uint8_t
 struct ws_capture *ws_capture_open_file(const char *path, char *err, size_t errlen);
 struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_config *cfg,
 					char *err, size_t errlen);
-/* BPF: watched TCP ports (VLAN too), non-first fragments, extra filter. */
-int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg,
-			  const uint16_t *udp_ports, size_t n_udp, char *err, size_t errlen);
+/*
+ * BPF: watched TCP ports, non-first fragments, with tftp also UDP to the
+ * TFTP port and TFTP-shaped datagrams between any ports (the transfer runs
+ * between two ephemeral ports); inside VLAN tags too; ANDed with the extra
+ * filter.
+ */
+int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg, bool tftp,
+			  char *err, size_t errlen);
 /*
  * Process up to one batch of packets. Returns >0 packets handled, 0 on live
  * timeout, -1 end of file, -2 error (err set), -3 broken out.
@@ -157,6 +162,44 @@ void ws_dedup_free(struct ws_dedup *d);
 
 /* blast_<stem>_<id>.bin stem: basename, no extension, [A-Za-z0-9._-], no leading '.'. */
 void ws_store_stem(char *dst, size_t cap, const char *file);
+
+/* ------------------------------------------------------------ wire carving */
+
+struct ws_known;
+struct ws_flow_key;
+
+/*
+ * Stores files carved from TFTP transfers seen on the wire: under the name of
+ * the GET event they answer (blast_<stem>_<eventid>.bin), else as
+ * tftp_<stem>_<n>.bin, each logged to the fetch log with Source "wire".
+ */
+struct ws_carve_store;
+
+struct ws_carve_store_stats {
+	uint64_t stored, correlated, already_stored, partial_kept, failed, limit_hits;
+	uint64_t known, log_errors;
+};
+
+struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
+					  struct ws_tsv *fetch_log, const struct ws_known *known,
+					  char *err, size_t errlen);
+/* A GET event: victim and attacker in network order, host as typed. */
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, uint32_t victim,
+			     uint32_t attacker, const char *host, const char *file,
+			     const struct timeval *ts);
+void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
+			     const uint8_t *payload, size_t len, const struct timeval *ts);
+void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now);
+const struct ws_carve_store_stats *ws_carve_store_stats(const struct ws_carve_store *cs);
+struct ws_carve_stats;
+/* The tracker's own counters (tftp.h). */
+const struct ws_carve_stats *ws_carve_store_tracker_stats(const struct ws_carve_store *cs);
+/* End of capture: every open transfer ends (logged as incomplete). */
+void ws_carve_store_finish(struct ws_carve_store *cs);
+void ws_carve_store_free(struct ws_carve_store *cs);
+
+/* Hex MD5 and SHA-256 of a file's first size bytes (nettle). 0 or -1 (errno). */
+int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65]);
 
 /* ------------------------------------------------------------- privileges */
 

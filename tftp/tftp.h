@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/time.h>
 
 /* ------------------------------------------------------------------ codec */
 
@@ -135,15 +136,98 @@ struct ws_fetch_res {
 #define WS_FETCH_MSG_REQ 0x57535251u	/* "WSRQ" */
 #define WS_FETCH_MSG_RES 0x57535253u	/* "WSRS" */
 
+/* The fetch log is shared: the fetcher's rows say "fetch", carved ones "wire". */
+#define WS_FETCHLOG_HEADER \
+	"EventID\tTime\tServer\tFileName\tStatus\tBytes\tMD5\tSHA256\tPath\tSource\tKnown"
+#define WS_FETCHLOG_COLUMNS 11
+
+struct ws_known;
+
 struct ws_fetcher_params {
 	int sock;		/* our end of the socketpair */
 	int dirfd;		/* where samples and the log go */
 	const char *fetch_log;	/* file name inside dirfd */
 	unsigned timeout_s, retries, blksize, concurrency, queue_size;
 	uint64_t max_size;
+	const struct ws_known *known;	/* tags the Known column; may be NULL */
 };
 
 /* The fetcher process's main loop; returns the process exit status. */
 int ws_fetcher_run(const struct ws_fetcher_params *p);
+
+/* -------------------------------------------------------- passive tracker */
+
+/*
+ * Follows TFTP transfers seen on the wire (no sockets): RRQ/WRQ to the
+ * server port, then DATA/ACK/OACK/ERROR between the client and the server's
+ * new port (its TID). DATA blocks are handed out with their file offset as
+ * they arrive (out of order and duplicates included), so the caller can
+ * pwrite them to a file and never hold a transfer in memory.
+ */
+
+enum ws_carve_end {
+	WS_CARVE_COMPLETE,	/* every block up to a short final block seen */
+	WS_CARVE_INCOMPLETE,	/* idle timeout or shutdown with blocks missing */
+	WS_CARVE_ERROR,		/* an ERROR packet ended it */
+	WS_CARVE_TOO_LARGE,	/* beyond max_file_size */
+	WS_CARVE_EVICTED	/* pushed out by the max_transfers limit */
+};
+
+struct ws_carve_info {
+	uint64_t serial;		/* tracker's own counter, from 1 */
+	uint32_t client, server;	/* network byte order; client sent the request */
+	uint16_t client_port, server_port;	/* server_port: where the request went */
+	uint16_t data_port;		/* the server's TID, 0 until seen */
+	bool upload;			/* WRQ: DATA flows client -> server */
+	char filename[WS_TFTP_NAME_MAX];	/* raw from the wire (escape before use) */
+	char mode[32];
+	uint32_t blksize;		/* negotiated (512 without OACK) */
+	bool tsize_set;
+	uint64_t tsize;
+	struct timeval first, last;	/* capture times */
+	uint64_t bytes;			/* file size known so far (highest offset + len) */
+	uint64_t blocks_missing;	/* at the end: holes below the final block */
+	uint16_t errcode;		/* WS_CARVE_ERROR */
+	char errmsg[WS_TFTP_NAME_MAX];
+};
+
+struct ws_carve_ops {
+	/* A transfer began. Return a handle, or NULL to ignore this transfer. */
+	void *(*open)(void *arg, const struct ws_carve_info *info);
+	/* File bytes at offset; called once per distinct block. 0, or -1 to give up. */
+	int (*write)(void *arg, void *handle, uint64_t offset, const uint8_t *data, size_t len);
+	/* The transfer ended; handle is never used again. */
+	void (*close)(void *arg, void *handle, const struct ws_carve_info *info,
+		      enum ws_carve_end how);
+};
+
+struct ws_carve_params {
+	uint16_t server_port;		/* usually 69 */
+	int idle_timeout;		/* seconds of capture time */
+	size_t max_transfers;		/* followed at once; the oldest is evicted beyond */
+	uint64_t max_file_size;		/* per transfer */
+	struct ws_carve_ops ops;
+	void *arg;
+};
+
+struct ws_carve_stats {
+	uint64_t datagrams, transfers, complete, incomplete, errors, too_large, evicted;
+	uint64_t duplicates, out_of_order, foreign, malformed;
+};
+
+struct ws_carver;
+
+struct ws_carver *ws_carver_new(const struct ws_carve_params *p);
+/* One UDP datagram's payload; addresses network order, ports host order. */
+void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
+			uint16_t sport, uint32_t daddr, uint16_t dport, const uint8_t *payload,
+			size_t len);
+/* End transfers idle longer than idle_timeout at capture time now. */
+void ws_carver_sweep(struct ws_carver *c, const struct timeval *now);
+const struct ws_carve_stats *ws_carver_stats(const struct ws_carver *c);
+size_t ws_carver_active(const struct ws_carver *c);
+/* Ends every transfer (complete ones as complete, others incomplete) and frees. */
+void ws_carver_free(struct ws_carver *c);
+const char *ws_carve_end_name(enum ws_carve_end e);
 
 #endif

@@ -1,0 +1,383 @@
+/*
+ * Wire carving policy: which transfers to keep, under which name, and how
+ * they are logged. The TFTP tracker in tftp/ follows the protocol; this
+ * file decides what the bytes mean to us.
+ *
+ * Transfer data is pwritten at its offset into a temp file as blocks arrive
+ * (out of order too), hashed when complete, then linked under its final
+ * name. link(2) fails when the name exists, so a file the fetcher already
+ * stored for the same event is kept as the one copy.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "reassembly.h"
+#include "sensor.h"
+#include "tftp.h"
+
+#define RECENT_GETS 256
+#define NAME_TRIES 1000
+#define EARLY_SLACK 5		/* seconds a transfer may appear before its GET line completes */
+
+struct recent_get {
+	uint64_t eventid;
+	uint32_t victim, attacker, host;	/* network order; host 0 when not IPv4 */
+	char file[WS_FIELD_MAX];		/* basename, lower case */
+	time_t when;
+};
+
+struct carve_file {
+	int fd;
+	uint64_t eventid;	/* 0: no GET event matched */
+	uint64_t end;		/* highest byte written */
+	char tmp[64];
+};
+
+struct ws_carve_store {
+	const struct ws_config *cfg;
+	int dirfd;
+	struct ws_tsv *log;
+	const struct ws_known *known;
+	struct ws_carver *tracker;
+	struct recent_get gets[RECENT_GETS];
+	unsigned next_get;
+	uint64_t inflight;	/* bytes held by unfinished transfers */
+	uint64_t next_wire;	/* n of tftp_<stem>_<n>.bin */
+	struct ws_carve_store_stats st;
+	struct ws_carve_stats tracker_final;	/* once the tracker is gone */
+};
+
+static const char hexd[] = "0123456789abcdef";
+
+static void to_hex(char *dst, const uint8_t *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = hexd[d[i] >> 4];
+		dst[2 * i + 1] = hexd[d[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65])
+{
+	struct md5_ctx md5;
+	struct sha256_ctx sha;
+	uint8_t buf[65536], d5[MD5_DIGEST_SIZE], d256[SHA256_DIGEST_SIZE];
+	uint64_t off = 0;
+
+	md5_init(&md5);
+	sha256_init(&sha);
+	while (off < size) {
+		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* shorter than the transfer said */
+			return -1;
+		}
+		md5_update(&md5, (size_t)n, buf);
+		sha256_update(&sha, (size_t)n, buf);
+		off += (uint64_t)n;
+	}
+	md5_digest(&md5, sizeof(d5), d5);
+	sha256_digest(&sha, sizeof(d256), d256);
+	to_hex(md5_hex, d5, sizeof(d5));
+	to_hex(sha256_hex, d256, sizeof(d256));
+	return 0;
+}
+
+/* Basename after / \ or :, lower-cased, for comparing what was asked and fetched. */
+static void file_key(char *dst, size_t cap, const char *file)
+{
+	const char *b = file;
+	size_t i = 0;
+
+	for (const char *p = file; *p; p++)
+		if (*p == '/' || *p == '\\' || *p == ':')
+			b = p + 1;
+	for (; b[i] && i + 1 < cap; i++)
+		dst[i] = (char)tolower((unsigned char)b[i]);
+	dst[i] = '\0';
+}
+
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, uint32_t victim,
+			     uint32_t attacker, const char *host, const char *file,
+			     const struct timeval *ts)
+{
+	struct recent_get *g = &cs->gets[cs->next_get++ % RECENT_GETS];
+	struct in_addr a;
+
+	g->eventid = eventid;
+	g->victim = victim;
+	g->attacker = attacker;
+	g->host = inet_pton(AF_INET, host, &a) == 1 ? a.s_addr : 0;
+	file_key(g->file, sizeof(g->file), file);
+	g->when = ts->tv_sec;
+}
+
+/* The newest GET this download answers: same victim, file, and a server it named. */
+static uint64_t match_get(const struct ws_carve_store *cs, const struct ws_carve_info *info)
+{
+	char want[WS_FIELD_MAX];
+
+	if (info->upload)
+		return 0;
+	file_key(want, sizeof(want), info->filename);
+	for (unsigned i = 1; i <= RECENT_GETS; i++) {
+		const struct recent_get *g = &cs->gets[(cs->next_get - i) % RECENT_GETS];
+		time_t age = info->first.tv_sec - g->when;
+
+		if (g->eventid == 0)
+			break;
+		if (g->victim != info->client || strcmp(g->file, want) != 0)
+			continue;
+		if (g->host != info->server && g->attacker != info->server)
+			continue;
+		if (age >= -EARLY_SLACK && age <= cs->cfg->carve.correlation_window)
+			return g->eventid;
+	}
+	return 0;
+}
+
+static void *carve_open(void *arg, const struct ws_carve_info *info)
+{
+	struct ws_carve_store *cs = arg;
+	struct carve_file *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	snprintf(f->tmp, sizeof(f->tmp), ".tmp-wire-%d-%" PRIu64, (int)getpid(), info->serial);
+	f->fd = openat(cs->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (f->fd < 0 && errno == EEXIST && unlinkat(cs->dirfd, f->tmp, 0) == 0)
+		f->fd = openat(cs->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			       0640);
+	if (f->fd < 0) {
+		cs->st.failed++;
+		free(f);
+		return NULL;
+	}
+	f->eventid = match_get(cs, info);
+	return f;
+}
+
+static int carve_write(void *arg, void *handle, uint64_t offset, const uint8_t *data, size_t len)
+{
+	struct ws_carve_store *cs = arg;
+	struct carve_file *f = handle;
+	uint64_t end = offset + len;
+
+	if (end > f->end) {
+		if (cs->inflight + (end - f->end) > (uint64_t)cs->cfg->carve.max_total) {
+			cs->st.limit_hits++;
+			return -1;
+		}
+		cs->inflight += end - f->end;
+		f->end = end;
+	}
+	while (len > 0) {
+		ssize_t n = pwrite(f->fd, data, len, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Link tmp under a final name; false with errno when every name is taken. */
+static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const char *stem,
+		       const char *suffix, char *final, size_t cap)
+{
+	if (f->eventid) {
+		snprintf(final, cap, "blast_%s_%" PRIu64 ".bin%s", stem, f->eventid, suffix);
+		if (linkat(cs->dirfd, f->tmp, cs->dirfd, final, 0) == 0)
+			return true;
+		if (errno == EEXIST && !suffix[0]) {
+			cs->st.already_stored++;	/* the fetcher (or a retry) got it first */
+			return true;
+		}
+		return false;
+	}
+	for (int i = 0; i < NAME_TRIES; i++) {
+		snprintf(final, cap, "tftp_%s_%" PRIu64 ".bin%s", stem, ++cs->next_wire, suffix);
+		if (linkat(cs->dirfd, f->tmp, cs->dirfd, final, 0) == 0)
+			return true;
+		if (errno != EEXIST)
+			return false;
+	}
+	errno = EEXIST;
+	return false;
+}
+
+static const char *end_status(enum ws_carve_end how, const struct ws_carve_info *info,
+			      char *buf, size_t cap)
+{
+	char msg[WS_TFTP_NAME_MAX];
+	size_t j = 0;
+
+	if (how == WS_CARVE_COMPLETE)
+		return "ok";
+	if (how != WS_CARVE_ERROR)
+		return ws_carve_end_name(how);
+	/* keep the server's text short and printable: the TSV escape does the rest */
+	for (size_t i = 0; info->errmsg[i] && j + 1 < sizeof(msg) && j < 100; i++)
+		msg[j++] = info->errmsg[i];
+	msg[j] = '\0';
+	snprintf(buf, cap, "tftp-error:%u:%s", info->errcode, msg);
+	return buf;
+}
+
+static void log_wire_row(struct ws_carve_store *cs, const struct ws_carve_info *info,
+			 uint64_t eventid, const char *status, uint64_t bytes, const char *md5,
+			 const char *sha, const char *path, const char *known)
+{
+	char id[24] = "", when[40], server[32], sip[INET_ADDRSTRLEN], nbytes[24];
+	char file[WS_TFTP_NAME_MAX * 4 + 4], st[400], kn[600], pth[400];
+	const char *row[11];
+
+	if (eventid)
+		snprintf(id, sizeof(id), "%" PRIu64, eventid);
+	ws_format_time(when, sizeof(when), &info->last);
+	inet_ntop(AF_INET, &info->server, sip, sizeof(sip));
+	snprintf(server, sizeof(server), "%s:%u", sip, info->server_port);
+	snprintf(nbytes, sizeof(nbytes), "%" PRIu64, bytes);
+	ws_tsv_escape(file, sizeof(file), info->filename, strlen(info->filename));
+	ws_tsv_escape(st, sizeof(st), status, strlen(status));
+	ws_tsv_escape(kn, sizeof(kn), known, strlen(known));
+	ws_tsv_escape(pth, sizeof(pth), path, strlen(path));
+	row[0] = id; row[1] = when; row[2] = server; row[3] = file; row[4] = st;
+	row[5] = nbytes; row[6] = md5; row[7] = sha; row[8] = pth; row[9] = "wire"; row[10] = kn;
+	if (ws_tsv_row(cs->log, row, 11) < 0)
+		cs->st.log_errors++;
+}
+
+static void carve_close(void *arg, void *handle, const struct ws_carve_info *info,
+			enum ws_carve_end how)
+{
+	struct ws_carve_store *cs = arg;
+	struct carve_file *f = handle;
+	char stem[80], final[256] = "", md5[33] = "", sha[65] = "", sbuf[160];
+	const char *status = end_status(how, info, sbuf, sizeof(sbuf));
+	const char *known = "";
+	bool complete = how == WS_CARVE_COMPLETE;
+
+	ws_store_stem(stem, sizeof(stem), info->filename);
+	cs->inflight -= f->end;
+	if (complete && ws_hash_fd(f->fd, info->bytes, md5, sha) < 0) {
+		status = "read-error";
+		complete = false;
+	}
+	if (complete) {
+		const char *k = ws_known_lookup(cs->known, md5, sha);
+
+		known = k ? k : "";
+		cs->st.known += k != NULL;
+		if (!place_file(cs, f, stem, "", final, sizeof(final))) {
+			status = "store-error";
+			final[0] = md5[0] = sha[0] = '\0';
+			cs->st.failed++;
+		} else {
+			cs->st.stored++;
+			cs->st.correlated += f->eventid != 0;
+		}
+	} else if (cs->cfg->carve.keep_partial && f->end > 0 &&
+		   place_file(cs, f, stem, ".partial", final, sizeof(final))) {
+		cs->st.partial_kept++;
+	} else {
+		final[0] = '\0';
+		cs->st.failed++;
+	}
+	close(f->fd);
+	unlinkat(cs->dirfd, f->tmp, 0);
+	log_wire_row(cs, info, f->eventid, status, complete ? info->bytes : f->end, md5, sha,
+		     final, known);
+	free(f);
+}
+
+struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
+					  struct ws_tsv *fetch_log, const struct ws_known *known,
+					  char *err, size_t errlen)
+{
+	struct ws_carve_store *cs = calloc(1, sizeof(*cs));
+	struct ws_carve_params p = {
+		.server_port = cfg->carve.port,
+		.idle_timeout = cfg->carve.idle_timeout,
+		.max_transfers = (size_t)cfg->carve.max_transfers,
+		.max_file_size = (uint64_t)cfg->carve.max_file_size,
+		.ops = {.open = carve_open, .write = carve_write, .close = carve_close},
+	};
+
+	if (!cs) {
+		snprintf(err, errlen, "carving: out of memory");
+		return NULL;
+	}
+	cs->cfg = cfg;
+	cs->dirfd = dirfd;
+	cs->log = fetch_log;
+	cs->known = known;
+	p.arg = cs;
+	cs->tracker = ws_carver_new(&p);
+	if (!cs->tracker) {
+		snprintf(err, errlen, "carving: out of memory");
+		free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
+			     const uint8_t *payload, size_t len, const struct timeval *ts)
+{
+	if (cs->tracker)
+		ws_carver_datagram(cs->tracker, ts, key->saddr, key->sport, key->daddr, key->dport,
+			   payload, len);
+}
+
+void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now)
+{
+	if (cs->tracker)
+		ws_carver_sweep(cs->tracker, now);
+}
+
+const struct ws_carve_store_stats *ws_carve_store_stats(const struct ws_carve_store *cs)
+{
+	return &cs->st;
+}
+
+const struct ws_carve_stats *ws_carve_store_tracker_stats(const struct ws_carve_store *cs)
+{
+	return cs->tracker ? ws_carver_stats(cs->tracker) : &cs->tracker_final;
+}
+
+void ws_carve_store_finish(struct ws_carve_store *cs)
+{
+	if (!cs || !cs->tracker)
+		return;
+	cs->tracker_final = *ws_carver_stats(cs->tracker);
+	cs->tracker_final.incomplete += ws_carver_active(cs->tracker);
+	ws_carver_free(cs->tracker);	/* closes what is open: logged as incomplete */
+	cs->tracker = NULL;
+}
+
+void ws_carve_store_free(struct ws_carve_store *cs)
+{
+	ws_carve_store_finish(cs);
+	free(cs);
+}
