@@ -409,7 +409,6 @@ static void synthesize_handshake(const struct tcp_view *v, uint32_t client_isn,
 	G.synthesizing = false;
 	nids_last_pcap_header = saved_hdr;
 	nids_last_pcap_data = saved_data;
-	G.st.pickups++;
 }
 
 static struct tcp_stream *find_client_stream(const struct tcp_view *v)
@@ -484,6 +483,7 @@ static void pick_up_streams(struct ip *iph, int len)
 	} else if (!syn_recall(v.saddr, v.daddr, v.sport, v.dport, &cisn) ||
 		   v.seq - (cisn + 1) >= ISN_PLAUSIBLE) {
 		cisn = v.seq - 1;	/* true mid-stream pickup */
+		G.st.pickups++;
 	}
 	if (v.flags & TH_ACK)
 		sisn = v.ack - 1;

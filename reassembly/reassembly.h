@@ -47,7 +47,7 @@ enum ws_nids_warn { WS_NW_IP, WS_NW_TCP, WS_NW_UDP, WS_NW_SCAN, WS_NW_OTHER, WS_
 
 struct ws_reasm_stats {
 	uint64_t streams;		/* streams followed */
-	uint64_t pickups;		/* of which picked up mid-stream / handshake synthesized */
+	uint64_t pickups;		/* of which picked up mid-stream (no handshake seen) */
 	uint64_t lines;			/* complete lines delivered */
 	uint64_t udp_datagrams;		/* handed to on_udp */
 	uint64_t overlong;		/* lines dropped for exceeding max_line */

@@ -229,7 +229,7 @@ static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const ch
 static const char *end_status(enum ws_carve_end how, const struct ws_carve_info *info,
 			      char *buf, size_t cap)
 {
-	char msg[WS_TFTP_NAME_MAX];
+	char msg[101];
 	size_t j = 0;
 
 	if (how == WS_CARVE_COMPLETE)
@@ -237,7 +237,7 @@ static const char *end_status(enum ws_carve_end how, const struct ws_carve_info 
 	if (how != WS_CARVE_ERROR)
 		return ws_carve_end_name(how);
 	/* keep the server's text short and printable: the TSV escape does the rest */
-	for (size_t i = 0; info->errmsg[i] && j + 1 < sizeof(msg) && j < 100; i++)
+	for (size_t i = 0; info->errmsg[i] && j + 1 < sizeof(msg); i++)
 		msg[j++] = info->errmsg[i];
 	msg[j] = '\0';
 	snprintf(buf, cap, "tftp-error:%u:%s", info->errcode, msg);

@@ -203,7 +203,7 @@ static void test_midstream(void)
 	client_data(&c, 111, "echo mid2\n");
 	CHECK(count_text("echo mid") == 1 && count_text("echo mid2") == 1,
 	      "mid-stream session not picked up");
-	CHECK(ws_reasm_stats()->pickups == before + 1, "pickup counted once");
+	CHECK(ws_reasm_stats()->pickups == before + 1, "mid-stream pickup counted once");
 }
 
 static void test_out_of_order_and_duplicates(void)

@@ -1,0 +1,178 @@
+/*
+ * Fetch policy: which server a GET is fetched from, whether that is
+ * allowed, whether it is a duplicate, and the name the sample is stored
+ * under. No I/O; the sensor acts on the answers.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "sensor.h"
+
+#define STEM_MAX 71		/* WS_FETCH_STEM_MAX - 1 (tftp.h) */
+
+const char *ws_fetch_verdict_name(enum ws_fetch_verdict v)
+{
+	static const char *const names[] = {
+		[WS_FETCH_NONE] = "", [WS_FETCH_QUEUED] = "queued",
+		[WS_FETCH_DISABLED] = "disabled", [WS_FETCH_DENIED] = "denied",
+		[WS_FETCH_DUPLICATE] = "duplicate", [WS_FETCH_QUEUE_FULL] = "queue-full",
+	};
+
+	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
+}
+
+bool ws_addr_is_nonpublic(uint32_t a)
+{
+	static const struct ws_cidr nonpublic[] = {
+		{0x00000000, 0xff000000},	/* 0/8 unspecified, "this network" */
+		{0x0a000000, 0xff000000},	/* 10/8 */
+		{0x64400000, 0xffc00000},	/* 100.64/10 CGNAT */
+		{0x7f000000, 0xff000000},	/* 127/8 loopback */
+		{0xa9fe0000, 0xffff0000},	/* 169.254/16 link-local */
+		{0xac100000, 0xfff00000},	/* 172.16/12 */
+		{0xc0a80000, 0xffff0000},	/* 192.168/16 */
+		{0xe0000000, 0xf0000000},	/* 224/4 multicast */
+		{0xf0000000, 0xf0000000},	/* 240/4 reserved and broadcast */
+	};
+
+	return ws_cidr_match(nonpublic, sizeof(nonpublic) / sizeof(nonpublic[0]), a);
+}
+
+/* Only dotted IPv4 counts: a name would need DNS, which the attacker steers. */
+static bool command_addr(const char *host, uint32_t *addr)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, host, &a) != 1)
+		return false;
+	*addr = ntohl(a.s_addr);
+	return true;
+}
+
+int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host, uint32_t conn_src,
+			  uint32_t *server)
+{
+	uint32_t named;
+	bool usable = command_addr(cmd_host, &named);
+
+	switch (cfg->fetch.server) {
+	case WS_SERVER_COMMAND:
+		if (!usable)
+			return -1;
+		*server = named;
+		return 0;
+	case WS_SERVER_SOURCE:
+		*server = conn_src;
+		return 0;
+	case WS_SERVER_COMMAND_THEN_SOURCE:
+		/* the NAT case: a private address typed, a public one connecting */
+		if (!usable || (ws_addr_is_nonpublic(named) && !ws_addr_is_nonpublic(conn_src)))
+			*server = conn_src;
+		else
+			*server = named;
+		return 0;
+	}
+	return -1;
+}
+
+bool ws_policy_allowed(const struct ws_config *cfg, uint32_t server)
+{
+	if (ws_cidr_match(cfg->fetch.deny, cfg->fetch.ndeny, server))
+		return false;
+	return cfg->fetch.nallow == 0 || ws_cidr_match(cfg->fetch.allow, cfg->fetch.nallow, server);
+}
+
+/* ----------------------------------------------------------------- dedup */
+
+struct dedup_slot {
+	uint64_t hash;
+	time_t when;
+	bool used;
+};
+
+struct ws_dedup {
+	size_t n;
+	struct dedup_slot slot[];
+};
+
+/* FNV-1a over the server and the lower-cased file name. */
+static uint64_t dedup_hash(uint32_t server, const char *file)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (int i = 0; i < 4; i++) {
+		h ^= (server >> (8 * i)) & 0xff;
+		h *= 0x100000001b3ull;
+	}
+	for (; *file; file++) {
+		h ^= (unsigned char)tolower((unsigned char)*file);
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+struct ws_dedup *ws_dedup_new(size_t slots)
+{
+	struct ws_dedup *d;
+
+	if (slots == 0)
+		slots = 1;
+	d = calloc(1, sizeof(*d) + slots * sizeof(d->slot[0]));
+	if (d)
+		d->n = slots;
+	return d;
+}
+
+/*
+ * Direct-mapped: a collision forgets the older entry, so the table stays
+ * bounded; at worst a file is fetched twice, never wrongly skipped.
+ */
+bool ws_dedup_check(struct ws_dedup *d, uint32_t server, const char *file, time_t now, int window)
+{
+	uint64_t h = dedup_hash(server, file);
+	struct dedup_slot *s = &d->slot[h % d->n];
+
+	if (window <= 0)
+		return false;
+	if (s->used && s->hash == h && now - s->when >= 0 && now - s->when < window)
+		return true;
+	s->hash = h;
+	s->when = now;
+	s->used = true;
+	return false;
+}
+
+void ws_dedup_free(struct ws_dedup *d)
+{
+	free(d);
+}
+
+/* ------------------------------------------------------------ store name */
+
+void ws_store_stem(char *dst, size_t cap, const char *file)
+{
+	const char *b = file, *dot;
+	size_t n, o = 0;
+
+	if (cap == 0)
+		return;
+	for (const char *p = file; *p; p++)
+		if (*p == '/' || *p == '\\' || *p == ':')
+			b = p + 1;
+	dot = strrchr(b, '.');
+	n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+	if (cap > STEM_MAX + 1)
+		cap = STEM_MAX + 1;
+	for (size_t i = 0; i < n && o + 1 < cap; i++) {
+		unsigned char c = (unsigned char)b[i];
+		bool ok = isalnum(c) || c == '-' || c == '_' || (c == '.' && o > 0);
+
+		dst[o++] = ok && c < 0x80 ? (char)c : '_';
+	}
+	if (o == 0 && cap > 7)
+		o = (size_t)stpcpy(dst, "unnamed") - (size_t)dst;
+	dst[o] = '\0';
+}
