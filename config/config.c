@@ -24,6 +24,7 @@
 enum kind {
 	K_SECTION,	/* a mapping of further keys */
 	K_INT,		/* int field */
+	K_BLKSIZE,	/* int field: 0 (no options) or 8..65464 */
 	K_SIZE,		/* int64 field, suffixes K M G allowed */
 	K_BOOL,
 	K_STRING,	/* any text up to the field size */
@@ -71,7 +72,7 @@ static const struct key keys[] = {
 	{"fetch.timeout", K_INT, F(fetch.timeout), 1, 255, 0},
 	{"fetch.retries", K_INT, F(fetch.retries), 0, 100, 0},
 	{"fetch.max_size", K_SIZE, F(fetch.max_size), 1, 4 * GIB, 0},
-	{"fetch.blksize", K_INT, F(fetch.blksize), 0, 65464, 0},
+	{"fetch.blksize", K_BLKSIZE, F(fetch.blksize), 0, 65464, 0},
 	{"fetch.concurrency", K_INT, F(fetch.concurrency), 1, 256, 0},
 	{"fetch.queue_size", K_INT, F(fetch.queue_size), 1, 65536, 0},
 	{"fetch.server", K_POLICY, F(fetch.server), 0, 0, 0},
@@ -387,11 +388,14 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 
 	switch (k->kind) {
 	case K_INT:
+	case K_BLKSIZE:
 	case K_PORT:
 	case K_SIZE:
 		if (parse_int(L, ev, k, &v) < 0)
 			return -1;
-		if (k->kind == K_INT)
+		if (k->kind == K_BLKSIZE && v > 0 && v < 8)
+			return failf(L, &ev->start_mark, k->path, "must be 0 (no options) or 8..65464");
+		if (k->kind == K_INT || k->kind == K_BLKSIZE)
 			*(int *)field = (int)v;
 		else if (k->kind == K_PORT)
 			*(uint16_t *)field = (uint16_t)v;

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ struct ws_capture {
 	pcap_t *p;
 	char source[256];	/* file or interface, for messages */
 	bool live;
+	int timeout_ms;		/* live: how long one dispatch waits for packets */
 	int dlt;
 	struct ws_capture_stats st;
 	ws_ip_handler handler;
@@ -162,6 +164,7 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	pcap_t *p = pcap_create(iface, ebuf);
+	struct ws_capture *c;
 	int rc;
 
 	if (!p) {
@@ -185,7 +188,20 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
 	}
 	if (rc > 0)
 		fprintf(stderr, "wormsnare: %s: pcap_activate: %s\n", iface, pcap_statustostr(rc));
-	return capture_new(p, iface, true, err, errlen);
+	/*
+	 * We wait in poll() ourselves: with TPACKET_V3 a blocking dispatch may not
+	 * return while no packet arrives, and an idle sensor must still expire
+	 * streams, collect fetch results and act on signals.
+	 */
+	if (pcap_setnonblock(p, 1, ebuf) < 0 || pcap_get_selectable_fd(p) < 0) {
+		snprintf(err, errlen, "%s: pcap_setnonblock: %s", iface, ebuf);
+		pcap_close(p);
+		return NULL;
+	}
+	c = capture_new(p, iface, true, err, errlen);
+	if (c)
+		c->timeout_ms = cfg->capture.timeout_ms;
+	return c;
 }
 
 /* Append to a bounded buffer; false once it no longer fits. */
@@ -291,6 +307,12 @@ int ws_capture_dispatch(struct ws_capture *c, ws_ip_handler h, void *arg, char *
 
 	c->handler = h;
 	c->arg = arg;
+	if (c->live) {
+		struct pollfd pfd = {.fd = pcap_get_selectable_fd(c->p), .events = POLLIN};
+
+		if (poll(&pfd, 1, c->timeout_ms) <= 0)
+			return 0;	/* timeout, or a signal to look at */
+	}
 	n = pcap_dispatch(c->p, BATCH, on_frame, (u_char *)c);
 	if (n == PCAP_ERROR_BREAK)
 		return -3;

@@ -200,6 +200,7 @@ static void fetcher_child(struct sensor *s, int sock)
 		.sock = sock,
 		.dirfd = s->dirfd,
 		.fetch_log = s->cfg.output.fetch_log,
+		.fetch_log_fd = s->fetchlog.fd,
 		.timeout_s = (unsigned)s->cfg.fetch.timeout,
 		.retries = (unsigned)s->cfg.fetch.retries,
 		.blksize = (unsigned)s->cfg.fetch.blksize,
@@ -235,8 +236,6 @@ static void fetcher_start(struct sensor *s)
 		close(sv[0]);
 		if (s->events.fd >= 0)
 			close(s->events.fd);
-		if (s->fetchlog.fd >= 0)
-			close(s->fetchlog.fd);
 		if (s->seqfd >= 0)
 			close(s->seqfd);
 		fetcher_child(s, sv[1]);
@@ -527,7 +526,7 @@ static void open_outputs(struct sensor *s)
 	s->dirfd = open_outdir(s->cfg.output.dir, err, sizeof(err));
 	if (s->dirfd < 0)
 		die(err);
-	if (ws_give_dir(s->cfg.fetch.user, s->dirfd, err, sizeof(err)) < 0)
+	if (ws_give_to_user(s->cfg.fetch.user, s->dirfd, err, sizeof(err)) < 0)
 		die(err);
 	s->events.fd = -1;
 	s->fetchlog.fd = -1;
@@ -541,6 +540,9 @@ static void open_outputs(struct sensor *s)
 		fprintf(stderr, "wormsnare: %s: %s\n", s->cfg.output.dir, err);
 		exit(1);
 	}
+	if (s->fetchlog.fd >= 0 &&
+	    ws_give_to_user(s->cfg.fetch.user, s->fetchlog.fd, err, sizeof(err)) < 0)
+		die(err);
 	if (s->f.on)
 		fetcher_start(s);
 	if (ws_tsv_open(&s->events, s->dirfd, s->cfg.output.event_log, EVENT_HEADER, err,
@@ -554,6 +556,9 @@ static void open_outputs(struct sensor *s)
 			strerror(errno));
 		exit(1);
 	}
+	if (ws_give_to_user(s->cfg.fetch.user, s->events.fd, err, sizeof(err)) < 0 ||
+	    ws_give_to_user(s->cfg.fetch.user, s->seqfd, err, sizeof(err)) < 0)
+		die(err);
 	s->next_id = load_next_id(s);
 	s->dedup = ws_dedup_new(DEDUP_SLOTS);
 	if (!s->dedup)
@@ -637,6 +642,17 @@ static void handle_flags(struct sensor *s)
 	}
 }
 
+/* Live and idle: time still passes for streams and transfers. */
+static void sweep_idle(struct sensor *s)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	ws_reasm_sweep(&now);
+	if (s->carve)
+		ws_carve_store_sweep(s->carve, &now);
+}
+
 static int capture_loop(struct sensor *s)
 {
 	char err[1024];
@@ -646,6 +662,8 @@ static int capture_loop(struct sensor *s)
 
 		handle_flags(s);
 		fetcher_poll(s);
+		if (n == 0)
+			sweep_idle(s);
 		if (n == -1 || n == -3)
 			break;
 		if (n == -2) {

@@ -172,7 +172,9 @@ void ws_store_stem(char *dst, size_t cap, const char *file)
 
 		dst[o++] = ok && c < 0x80 ? (char)c : '_';
 	}
-	if (o == 0 && cap > 7)
-		o = (size_t)stpcpy(dst, "unnamed") - (size_t)dst;
+	if (o == 0 && cap > sizeof("unnamed")) {
+		memcpy(dst, "unnamed", sizeof("unnamed"));
+		return;
+	}
 	dst[o] = '\0';
 }

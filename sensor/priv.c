@@ -67,7 +67,7 @@ int ws_drop_privs(const char *user, const char *chroot_dir, char *err, size_t er
 	return 0;
 }
 
-int ws_give_dir(const char *user, int dirfd, char *err, size_t errlen)
+int ws_give_to_user(const char *user, int fd, char *err, size_t errlen)
 {
 	uid_t uid;
 	gid_t gid;
@@ -77,14 +77,14 @@ int ws_give_dir(const char *user, int dirfd, char *err, size_t errlen)
 		return 0;
 	if (lookup_user(user, &uid, &gid, err, errlen) < 0)
 		return -1;
-	if (fstat(dirfd, &st) < 0) {
-		snprintf(err, errlen, "stat output dir: %s", strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "fstat: %s", strerror(errno));
 		return -1;
 	}
 	if (st.st_uid == uid)
 		return 0;
-	if (fchown(dirfd, uid, gid) < 0) {
-		snprintf(err, errlen, "chown output dir to %s: %s", user, strerror(errno));
+	if (fchown(fd, uid, gid) < 0) {
+		snprintf(err, errlen, "chown to %s: %s", user, strerror(errno));
 		return -1;
 	}
 	return 0;

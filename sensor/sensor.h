@@ -76,6 +76,8 @@ struct ws_tsv {
 /* Open (create with header if new or empty). 0, or -1 with err set. */
 int ws_tsv_open(struct ws_tsv *t, int dirfd, const char *name, const char *header,
 		char *err, size_t errlen);
+/* Take over a log already open as fd (inherited from the parent process). */
+void ws_tsv_adopt(struct ws_tsv *t, int dirfd, const char *name, const char *header, int fd);
 /* Reopen by name (after logrotate moved the file). 0 or -1. */
 int ws_tsv_reopen(struct ws_tsv *t, char *err, size_t errlen);
 /* Write fields (already escaped) joined by tabs plus LF. 0 or -1 (errno set). */
@@ -209,7 +211,10 @@ int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65]);
  * root. 0, or -1 with err naming the step that failed.
  */
 int ws_drop_privs(const char *user, const char *chroot_dir, char *err, size_t errlen);
-/* Make dir owned by user (so the dropped processes may write). No-op unless root. */
-int ws_give_dir(const char *user, int dirfd, char *err, size_t errlen);
+/*
+ * Make the output dir or a file in it owned by user, so the processes may
+ * still write, rotate and reopen after dropping root. No-op unless root.
+ */
+int ws_give_to_user(const char *user, int fd, char *err, size_t errlen);
 
 #endif

@@ -144,6 +144,15 @@ int ws_tsv_open(struct ws_tsv *t, int dirfd, const char *name, const char *heade
 	return open_log(t, err, errlen);
 }
 
+void ws_tsv_adopt(struct ws_tsv *t, int dirfd, const char *name, const char *header, int fd)
+{
+	memset(t, 0, sizeof(*t));
+	t->dirfd = dirfd;
+	t->fd = fd;
+	t->header = header;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+}
+
 int ws_tsv_reopen(struct ws_tsv *t, char *err, size_t errlen)
 {
 	int old = t->fd;

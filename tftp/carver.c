@@ -1,35 +1,40 @@
 /*
- * Passive TFTP tracker: follows transfers seen on the wire, as Zeek's
- * policy does with expected connections. A request to the server port from
- * client C:cp announces a transfer; the server answers from a new port (its
- * TID), which from then on is the only one that belongs to the transfer.
+ * Passive TFTP tracker: follows transfers seen on the wire, the way Zeek's
+ * policy pairs a request with its expected data connection. A request to
+ * the server port from client C:cp announces a transfer; the server answers
+ * from a port of its own (its TID), and from then on only datagrams between
+ * C:cp and that port belong to the transfer.
  *
- * DATA blocks go out to the caller with their file offset as soon as they
- * are seen, once each, in whatever order, so nothing is held in memory but
- * a bitmap of the blocks received.
+ * DATA blocks go to the caller with their file offset as soon as they are
+ * seen, once each and in whatever order, so a transfer costs no more memory
+ * than a bitmap of the blocks received. The tracker decides nothing about
+ * what the bytes are: that is the caller's business.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tftp.h"
 
+#define BITMAP_FIRST 1024	/* bits allocated when the first block comes */
+#define TABLE_MAX ((size_t)1 << 20)
+
 struct xfer {
-	struct xfer *older, *newer;	/* LRU by last datagram */
+	struct xfer *older, *newer;	/* LRU list, by last datagram */
 	struct xfer *next;		/* hash chain */
 	struct ws_carve_info info;
-	void *handle;
-	bool ignored;			/* open() said no: track, never call back */
-	bool tid_locked;
-	uint64_t max_abs;		/* highest absolute block number seen */
-	uint64_t final_abs;		/* the short block's number, 0 until seen */
-	uint64_t received;		/* distinct blocks */
-	uint8_t *bits;
-	uint64_t nbits;			/* allocated */
+	void *handle;			/* NULL: open() declined, no callbacks */
+	bool tid_set;			/* info.data_port is the server's TID */
+	uint64_t top;			/* highest absolute block seen, 0 before any */
+	uint64_t final;			/* the short block's number, 0 until seen */
+	uint64_t received;		/* distinct blocks, none above final */
+	uint8_t *bits;			/* bit n-1 set: block n received */
+	uint64_t nbits;			/* bits allocated */
 };
 
 struct ws_carver {
 	struct ws_carve_params p;
-	struct xfer **table;
+	struct xfer **table;		/* keyed on (client, client_port) */
 	size_t mask;
 	struct xfer *oldest, *newest;
 	size_t active;
@@ -37,31 +42,45 @@ struct ws_carver {
 	struct ws_carve_stats st;
 };
 
+static const struct {
+	enum ws_carve_end end;
+	const char *name;
+} end_names[] = {
+	{WS_CARVE_COMPLETE, "complete"},
+	{WS_CARVE_INCOMPLETE, "incomplete"},
+	{WS_CARVE_ERROR, "error"},
+	{WS_CARVE_TOO_LARGE, "too-large"},
+	{WS_CARVE_EVICTED, "evicted"},
+	{0, NULL}
+};
+
 const char *ws_carve_end_name(enum ws_carve_end e)
 {
-	switch (e) {
-	case WS_CARVE_COMPLETE:
-		return "complete";
-	case WS_CARVE_INCOMPLETE:
-		return "incomplete";
-	case WS_CARVE_ERROR:
-		return "error";
-	case WS_CARVE_TOO_LARGE:
-		return "too-large";
-	case WS_CARVE_EVICTED:
-		return "evicted";
-	}
+	for (size_t i = 0; end_names[i].name; i++)
+		if (end_names[i].end == e)
+			return end_names[i].name;
 	return "unknown";
 }
 
 /* ------------------------------------------------------------ bookkeeping */
 
-static size_t slot_of(const struct ws_carver *c, uint32_t addr, uint16_t port)
+static struct xfer **chain(const struct ws_carver *c, uint32_t addr, uint16_t port)
 {
-	uint32_t h = addr * 0x9e3779b1u ^ port * 0x85ebca6bu;
+	uint32_t h = addr * 0x9e3779b1u ^ (uint32_t)port * 0x85ebca6bu;
 
-	h ^= h >> 16;
-	return h & c->mask;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return &c->table[h & c->mask];
+}
+
+/* The client's address and port are the one end of a transfer that never moves. */
+static struct xfer *find(const struct ws_carver *c, uint32_t client, uint16_t port)
+{
+	for (struct xfer *x = *chain(c, client, port); x; x = x->next)
+		if (x->info.client == client && x->info.client_port == port)
+			return x;
+	return NULL;
 }
 
 static void lru_unlink(struct ws_carver *c, struct xfer *x)
@@ -97,47 +116,85 @@ static void touch(struct ws_carver *c, struct xfer *x, const struct timeval *ts)
 	}
 }
 
-/* Transfers are keyed by the client's address and port: the one fixed end. */
-static struct xfer *find(const struct ws_carver *c, uint32_t addr, uint16_t port)
+/* Blocks 1..n received, counted from the bitmap. */
+static uint64_t count_received(const struct xfer *x, uint64_t n)
 {
-	for (struct xfer *x = c->table[slot_of(c, addr, port)]; x; x = x->next)
-		if (x->info.client == addr && x->info.client_port == port)
-			return x;
-	return NULL;
+	uint64_t count = 0;
+
+	if (n > x->nbits)
+		n = x->nbits;
+	for (uint64_t i = 0; i < n / 8; i++)
+		count += (uint64_t)__builtin_popcount(x->bits[i]);
+	for (uint64_t i = n / 8 * 8; i < n; i++)
+		count += (x->bits[i / 8] >> (i % 8)) & 1;
+	return count;
 }
 
-static void end_xfer(struct ws_carver *c, struct xfer *x, enum ws_carve_end how)
+/*
+ * Holes left at the end. Without the final block the count is a lower
+ * bound: the blocks up to the highest seen, one more for the missing end,
+ * or as many as the announced tsize implies if that is more.
+ */
+static uint64_t blocks_missing(const struct xfer *x)
 {
-	struct xfer **pp = &c->table[slot_of(c, x->info.client, x->info.client_port)];
+	uint64_t want;
+
+	if (x->final)
+		return x->final - x->received;
+	want = x->top + 1;
+	if (x->info.tsize_set && x->info.tsize / x->info.blksize + 1 > want)
+		want = x->info.tsize / x->info.blksize + 1;
+	return want - x->received;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	free(x->bits);
+	free(x);
+}
+
+/* The transfer is over: tell the caller once, and forget it. */
+static void xfer_end(struct ws_carver *c, struct xfer *x, enum ws_carve_end how)
+{
+	struct xfer **pp = chain(c, x->info.client, x->info.client_port);
 
 	while (*pp != x)
 		pp = &(*pp)->next;
 	*pp = x->next;
 	lru_unlink(c, x);
 	c->active--;
-	x->info.blocks_missing = (x->final_abs ? x->final_abs : x->max_abs) - x->received;
+
+	x->info.blocks_missing = blocks_missing(x);
 	switch (how) {
-	case WS_CARVE_COMPLETE: c->st.complete++; break;
-	case WS_CARVE_INCOMPLETE: c->st.incomplete++; break;
-	case WS_CARVE_ERROR: c->st.errors++; break;
-	case WS_CARVE_TOO_LARGE: c->st.too_large++; break;
-	case WS_CARVE_EVICTED: c->st.evicted++; break;
+	case WS_CARVE_COMPLETE:
+		c->st.complete++;
+		break;
+	case WS_CARVE_INCOMPLETE:
+		c->st.incomplete++;
+		break;
+	case WS_CARVE_ERROR:
+		c->st.errors++;
+		break;
+	case WS_CARVE_TOO_LARGE:
+		c->st.too_large++;
+		break;
+	case WS_CARVE_EVICTED:
+		c->st.evicted++;
+		break;
 	}
-	if (!x->ignored && c->p.ops.close)
+	if (x->handle)
 		c->p.ops.close(c->p.arg, x->handle, &x->info, how);
-	free(x->bits);
-	free(x);
+	xfer_free(x);
 }
 
-static struct xfer *new_xfer(struct ws_carver *c, const struct timeval *ts, uint32_t client,
-			     uint16_t cport, uint32_t server, uint16_t sport,
-			     const struct ws_tftp_pkt *req)
+static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts, uint32_t client,
+			       uint16_t cport, uint32_t server, uint16_t sport,
+			       const struct ws_tftp_pkt *req)
 {
 	struct xfer *x;
-	size_t s;
 
-	if (c->active >= c->p.max_transfers && c->oldest)
-		end_xfer(c, c->oldest, WS_CARVE_EVICTED);
+	while (c->active >= c->p.max_transfers && c->oldest)
+		xfer_end(c, c->oldest, WS_CARVE_EVICTED);
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return NULL;
@@ -150,74 +207,94 @@ static struct xfer *new_xfer(struct ws_carver *c, const struct timeval *ts, uint
 	memcpy(x->info.filename, req->filename, sizeof(x->info.filename));
 	memcpy(x->info.mode, req->mode, sizeof(x->info.mode));
 	x->info.blksize = WS_TFTP_DEFAULT_BLKSIZE;
+	/* A WRQ may announce the size it is about to send (RFC 2349). */
+	if (x->info.upload && req->opts.tsize_set) {
+		x->info.tsize_set = true;
+		x->info.tsize = req->opts.tsize;
+	}
 	x->info.first = x->info.last = *ts;
-	s = slot_of(c, client, cport);
-	x->next = c->table[s];
-	c->table[s] = x;
+
+	x->next = *chain(c, client, cport);
+	*chain(c, client, cport) = x;
 	lru_push(c, x);
 	c->active++;
 	c->st.transfers++;
-	x->handle = c->p.ops.open ? c->p.ops.open(c->p.arg, &x->info) : NULL;
-	x->ignored = x->handle == NULL;
+	if (c->p.ops.open)
+		x->handle = c->p.ops.open(c->p.arg, &x->info);
 	return x;
 }
 
-/* ------------------------------------------------------------ protocol */
+/* -------------------------------------------------------------- protocol */
+
+static bool same_request(const struct xfer *x, uint32_t server, const struct ws_tftp_pkt *req)
+{
+	return x->info.server == server && x->info.upload == (req->op == WS_TFTP_WRQ) &&
+	       strcmp(x->info.filename, req->filename) == 0;
+}
 
 static void on_request(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
 		       uint16_t sport, uint32_t daddr, uint16_t dport, const struct ws_tftp_pkt *req)
 {
 	struct xfer *x = find(c, saddr, sport);
 
-	if (x && !x->tid_locked && x->info.server == daddr &&
-	    strcmp(x->info.filename, req->filename) == 0) {
-		touch(c, x, ts);	/* the client retransmitting its request */
+	if (!req->filename[0] || !req->mode[0]) {
+		c->st.malformed++;	/* RFC 1350 wants both */
 		return;
 	}
-	if (x)			/* the client port was reused: the old transfer is over */
-		end_xfer(c, x, WS_CARVE_INCOMPLETE);
-	new_xfer(c, ts, saddr, sport, daddr, dport, req);
+	if (x && x->top == 0 && same_request(x, daddr, req)) {
+		touch(c, x, ts);	/* the client sending its request again */
+		return;
+	}
+	if (x)			/* the client port was reused: the old one is over */
+		xfer_end(c, x, WS_CARVE_INCOMPLETE);
+	x = xfer_alloc(c, ts, saddr, sport, daddr, dport, req);
+	if (x && x->info.tsize_set && x->info.tsize > c->p.max_file_size)
+		xfer_end(c, x, WS_CARVE_TOO_LARGE);
 }
 
-/* The 16-bit block number nearest to what we have seen, as a 64-bit count. */
+/*
+ * The 16-bit block number as a 64-bit count: the one nearest the highest
+ * block seen, at most 32768 below or 32767 above it. 0 when that would be
+ * below block 1.
+ */
 static uint64_t absolute_block(const struct xfer *x, uint16_t block)
 {
-	int64_t top = (int64_t)x->max_abs, base = top & ~(int64_t)0xffff, best = 0;
-	int64_t bestd = INT64_MAX;
+	int32_t delta = (uint16_t)(block - (uint16_t)x->top);
 
-	if (top == 0)
-		return block;
-	for (int64_t k = -1; k <= 1; k++) {
-		int64_t cand = base + k * 0x10000 + block;
-		int64_t d = cand > top ? cand - top : top - cand;
-
-		if (cand >= 1 && d < bestd) {
-			best = cand;
-			bestd = d;
-		}
-	}
-	return (uint64_t)best;
+	if (delta >= 0x8000)
+		delta -= 0x10000;
+	if (delta < 0 && (uint64_t)-delta >= x->top)
+		return 0;
+	return x->top + (uint64_t)(int64_t)delta;
 }
 
-/* Mark block abs received; false if it already was or cannot be tracked. */
-static int mark_block(struct ws_carver *c, struct xfer *x, uint64_t abs)
+/*
+ * Mark block abs as received: 1 if it is new, 0 if seen before, -1 if the
+ * bitmap cannot hold it. The bitmap never grows past what max_file_size
+ * allows at this blksize.
+ */
+static int mark_block(const struct ws_carver *c, struct xfer *x, uint64_t abs)
 {
 	uint64_t bit = abs - 1, limit = c->p.max_file_size / x->info.blksize + 1;
 
 	if (bit >= limit)
 		return -1;
 	if (bit >= x->nbits) {
-		uint64_t n = x->nbits ? x->nbits : 1024;
+		uint64_t n = x->nbits ? x->nbits * 2 : BITMAP_FIRST;
+		size_t oldlen = (size_t)((x->nbits + 7) / 8), newlen;
 		uint8_t *b;
 
-		while (n <= bit)
-			n *= 2;
-		if (n > limit + 7)
-			n = limit + 7;
-		b = realloc(x->bits, (size_t)(n + 7) / 8);
+		if (n <= bit)
+			n = bit + 1;
+		if (n > limit)
+			n = limit;
+		if ((n + 7) / 8 > SIZE_MAX)
+			return -1;
+		newlen = (size_t)((n + 7) / 8);
+		b = realloc(x->bits, newlen);
 		if (!b)
 			return -1;
-		memset(b + (x->nbits + 7) / 8, 0, (size_t)((n + 7) / 8 - (x->nbits + 7) / 8));
+		memset(b + oldlen, 0, newlen - oldlen);
 		x->bits = b;
 		x->nbits = n;
 	}
@@ -227,63 +304,79 @@ static int mark_block(struct ws_carver *c, struct xfer *x, uint64_t abs)
 	return 1;
 }
 
+/* DATA that cannot be part of this file, whatever else arrives later. */
+static bool data_contradicts(const struct xfer *x, uint64_t abs, size_t len)
+{
+	if (abs == 0 || len > x->info.blksize)
+		return true;
+	if (!x->final)
+		return false;
+	/* past the end, or a second short block before it */
+	return abs > x->final || (abs < x->final && len < x->info.blksize);
+}
+
 static void on_data(struct ws_carver *c, struct xfer *x, const struct ws_tftp_pkt *d)
 {
-	uint64_t abs, offset;
+	uint64_t abs = absolute_block(x, d->block), offset;
+	uint32_t bs = x->info.blksize;
 	int fresh;
 
-	if (d->datalen > x->info.blksize || (d->block == 0 && x->max_abs == 0)) {
+	if (data_contradicts(x, abs, d->datalen)) {
 		c->st.malformed++;
 		return;
 	}
-	abs = absolute_block(x, d->block);
-	offset = (abs - 1) * x->info.blksize;
-	if (abs == 0 || offset + d->datalen > c->p.max_file_size) {
-		end_xfer(c, x, WS_CARVE_TOO_LARGE);
+	offset = (abs - 1) * bs;
+	if (offset > c->p.max_file_size || d->datalen > c->p.max_file_size - offset) {
+		xfer_end(c, x, WS_CARVE_TOO_LARGE);
 		return;
 	}
 	fresh = mark_block(c, x, abs);
 	if (fresh < 0) {
-		end_xfer(c, x, WS_CARVE_TOO_LARGE);
+		xfer_end(c, x, WS_CARVE_INCOMPLETE);
 		return;
 	}
 	if (fresh == 0) {
 		c->st.duplicates++;
 		return;
 	}
-	if (abs < x->max_abs)
+	if (abs < x->top)
 		c->st.out_of_order++;
-	if (abs > x->max_abs)
-		x->max_abs = abs;
+	else
+		x->top = abs;
 	x->received++;
-	if (offset + d->datalen > x->info.bytes)
+	if (d->datalen < bs && !x->final) {
+		x->final = abs;
 		x->info.bytes = offset + d->datalen;
-	if (d->datalen < x->info.blksize && !x->final_abs)
-		x->final_abs = abs;
-	if (!x->ignored && d->datalen > 0 &&
+		/* blocks already seen past a short one are not part of the file */
+		if (x->top > abs)
+			x->received = count_received(x, abs);
+	} else if (!x->final && offset + d->datalen > x->info.bytes) {
+		x->info.bytes = offset + d->datalen;
+	}
+	if (x->handle && d->datalen > 0 &&
 	    c->p.ops.write(c->p.arg, x->handle, offset, d->data, d->datalen) < 0) {
-		end_xfer(c, x, WS_CARVE_INCOMPLETE);
+		xfer_end(c, x, WS_CARVE_INCOMPLETE);
 		return;
 	}
-	if (x->final_abs && x->received == x->final_abs)
-		end_xfer(c, x, WS_CARVE_COMPLETE);
+	if (x->final && x->received == x->final)
+		xfer_end(c, x, WS_CARVE_COMPLETE);
 }
 
 static void on_oack(struct ws_carver *c, struct xfer *x, const struct ws_tftp_pkt *o)
 {
-	if (x->max_abs)
-		return;		/* options only count before the data */
+	if (x->top)
+		return;		/* options are settled before the first block */
 	if (o->opts.blksize_set)
 		x->info.blksize = o->opts.blksize;
 	if (o->opts.tsize_set) {
 		x->info.tsize_set = true;
 		x->info.tsize = o->opts.tsize;
 		if (o->opts.tsize > c->p.max_file_size)
-			end_xfer(c, x, WS_CARVE_TOO_LARGE);
+			xfer_end(c, x, WS_CARVE_TOO_LARGE);
 	}
 }
 
-/* A datagram between a transfer's two ends; from_server tells the direction. */
+/* A datagram between the transfer's client and the server's TID. */
 static void on_transfer(struct ws_carver *c, struct xfer *x, bool from_server,
 			const struct ws_tftp_pkt *pkt)
 {
@@ -293,19 +386,50 @@ static void on_transfer(struct ws_carver *c, struct xfer *x, bool from_server,
 	case WS_TFTP_DATA:
 		if (from_sender)
 			on_data(c, x, pkt);
+		else
+			c->st.malformed++;
 		break;
 	case WS_TFTP_OACK:
 		if (from_server)
 			on_oack(c, x, pkt);
+		else
+			c->st.malformed++;
 		break;
 	case WS_TFTP_ERROR:
 		x->info.errcode = pkt->errcode;
 		memcpy(x->info.errmsg, pkt->errmsg, sizeof(x->info.errmsg));
-		end_xfer(c, x, WS_CARVE_ERROR);
+		xfer_end(c, x, WS_CARVE_ERROR);
 		break;
-	default:		/* ACKs carry nothing we keep */
+	case WS_TFTP_ACK:	/* carries nothing we keep */
+	case WS_TFTP_RRQ:	/* a request away from the server port */
+	case WS_TFTP_WRQ:
 		break;
 	}
+}
+
+/* The server's first answer names its TID: DATA or ACK by direction, OACK, ERROR. */
+static bool opens_tid(const struct xfer *x, enum ws_tftp_op op)
+{
+	return op == WS_TFTP_OACK || op == WS_TFTP_ERROR ||
+	       op == (x->info.upload ? WS_TFTP_ACK : WS_TFTP_DATA);
+}
+
+/* The transfer this datagram belongs to by its addresses, if any. */
+static struct xfer *match(const struct ws_carver *c, uint32_t saddr, uint16_t sport,
+			  uint32_t daddr, uint16_t dport, bool *from_server)
+{
+	struct xfer *x = find(c, daddr, dport);
+
+	if (x && x->info.server == saddr) {
+		*from_server = true;
+		return x;
+	}
+	x = find(c, saddr, sport);
+	if (x && x->info.server == daddr) {
+		*from_server = false;
+		return x;
+	}
+	return NULL;
 }
 
 void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
@@ -313,33 +437,33 @@ void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t 
 			size_t len)
 {
 	struct ws_tftp_pkt pkt;
+	bool from_server = false;
 	struct xfer *x;
-	bool from_server;
 
 	c->st.datagrams++;
+	x = match(c, saddr, sport, daddr, dport, &from_server);
+	if (!x && dport != c->p.server_port)
+		return;		/* not TFTP as far as we know */
 	if (ws_tftp_decode(payload, len, &pkt) != WS_TFTP_OK) {
 		c->st.malformed++;
 		return;
 	}
-	if (pkt.op == WS_TFTP_RRQ || pkt.op == WS_TFTP_WRQ) {
-		if (dport == c->p.server_port)
-			on_request(c, ts, saddr, sport, daddr, dport, &pkt);
-		else
-			c->st.malformed++;
+	if ((pkt.op == WS_TFTP_RRQ || pkt.op == WS_TFTP_WRQ) && dport == c->p.server_port &&
+	    !from_server) {
+		on_request(c, ts, saddr, sport, daddr, dport, &pkt);
 		return;
 	}
-	x = find(c, daddr, dport);
-	from_server = x && x->info.server == saddr;
-	if (!from_server) {
-		x = find(c, saddr, sport);
-		if (!x || x->info.server != daddr)
-			return;	/* not a transfer we saw begin */
+	if (!x)
+		return;		/* no request seen for it */
+	if (!x->tid_set && from_server) {
+		if (!opens_tid(x, pkt.op)) {
+			c->st.malformed++;
+			return;
+		}
+		x->info.data_port = sport;
+		x->tid_set = true;
 	}
-	if (from_server && !x->tid_locked) {
-		x->info.data_port = sport;	/* the server's TID */
-		x->tid_locked = true;
-	}
-	if ((from_server ? sport : dport) != x->info.data_port) {
+	if (!x->tid_set || (from_server ? sport : dport) != x->info.data_port) {
 		c->st.foreign++;
 		return;
 	}
@@ -347,22 +471,46 @@ void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t 
 	on_transfer(c, x, from_server, &pkt);
 }
 
+/* ------------------------------------------------------------ lifecycle */
+
+static bool idle_too_long(const struct ws_carver *c, const struct xfer *x,
+			  const struct timeval *now)
+{
+	int64_t us = ((int64_t)now->tv_sec - x->info.last.tv_sec) * 1000000 +
+		     ((int64_t)now->tv_usec - x->info.last.tv_usec);
+
+	return us > (int64_t)c->p.idle_timeout * 1000000;
+}
+
+/*
+ * The whole list is walked, not just its old end: capture time can go
+ * backwards, so LRU order is not time order.
+ */
 void ws_carver_sweep(struct ws_carver *c, const struct timeval *now)
 {
-	while (c->oldest && now->tv_sec - c->oldest->info.last.tv_sec > c->p.idle_timeout)
-		end_xfer(c, c->oldest, WS_CARVE_INCOMPLETE);
+	struct xfer *x = c->oldest, *next;
+
+	for (; x; x = next) {
+		next = x->newer;
+		if (idle_too_long(c, x, now))
+			xfer_end(c, x, WS_CARVE_INCOMPLETE);
+	}
 }
 
 struct ws_carver *ws_carver_new(const struct ws_carve_params *p)
 {
-	struct ws_carver *c = calloc(1, sizeof(*c));
+	struct ws_carver *c;
 	size_t n = 64;
 
-	if (!c || p->max_transfers == 0 || p->max_file_size == 0) {
-		free(c);
+	if (p->max_transfers == 0 || p->max_file_size == 0 || p->idle_timeout < 0 ||
+	    (p->ops.open && (!p->ops.write || !p->ops.close))) {
+		errno = EINVAL;
 		return NULL;
 	}
-	while (n < 2 * p->max_transfers && n < ((size_t)1 << 24))
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	while (n < TABLE_MAX && n / 2 < p->max_transfers)
 		n *= 2;
 	c->table = calloc(n, sizeof(*c->table));
 	if (!c->table) {
@@ -389,7 +537,7 @@ void ws_carver_free(struct ws_carver *c)
 	if (!c)
 		return;
 	while (c->oldest)
-		end_xfer(c, c->oldest, WS_CARVE_INCOMPLETE);
+		xfer_end(c, c->oldest, WS_CARVE_INCOMPLETE);
 	free(c->table);
 	free(c);
 }

@@ -302,8 +302,13 @@ int ws_fetcher_run(const struct ws_fetcher_params *p)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
-	f.log_ok = ws_tsv_open(&f.log, p->dirfd, p->fetch_log, WS_FETCHLOG_HEADER, err,
-			       sizeof(err)) == 0;
+	if (p->fetch_log_fd >= 0) {
+		ws_tsv_adopt(&f.log, p->dirfd, p->fetch_log, WS_FETCHLOG_HEADER, p->fetch_log_fd);
+		f.log_ok = true;
+	} else {
+		f.log_ok = ws_tsv_open(&f.log, p->dirfd, p->fetch_log, WS_FETCHLOG_HEADER, err,
+				       sizeof(err)) == 0;
+	}
 	if (!f.log_ok)
 		fprintf(stderr, "wormsnare: fetcher: %s\n", err);
 	while (!f.eof || f.qlen > 0 || f.njobs > 0) {

@@ -147,6 +147,7 @@ struct ws_fetcher_params {
 	int sock;		/* our end of the socketpair */
 	int dirfd;		/* where samples and the log go */
 	const char *fetch_log;	/* file name inside dirfd */
+	int fetch_log_fd;	/* the log already open (O_APPEND), or -1 to open it */
 	unsigned timeout_s, retries, blksize, concurrency, queue_size;
 	uint64_t max_size;
 	const struct ws_known *known;	/* tags the Known column; may be NULL */

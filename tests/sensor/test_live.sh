@@ -48,7 +48,10 @@ ip link set "${tag}1" netns "$nsb"
 ip -n "$nsa" link set "${tag}0" up
 ip -n "$nsb" link set "${tag}1" up
 ip -n "$nsb" link set lo up
-# no addresses, no routes: frames replayed into one end only reach the other
+# in.tftpd's getaddrinfo (AI_ADDRCONFIG) wants one non-loopback IPv4 address in
+# its namespace; a /30 on the sensor's end, no route, no forwarding: frames
+# replayed into the other end reach only this namespace and go nowhere else
+ip -n "$nsb" addr add 10.254.0.2/30 dev "${tag}1"
 
 # a real TFTP server on 127.0.0.1 inside the sensor's namespace
 mkdir -p "$work/tftproot" "$work/out"
@@ -104,7 +107,7 @@ fi
 
 # SIGUSR1: stats while running
 kill -USR1 "$wspid"
-sleep 0.5
+for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "wormsnare: running: packets" "$work/stderr" && break; sleep 0.2; done
 grep -q "wormsnare: running: packets" "$work/stderr" || fail "SIGUSR1 printed no stats"
 
 # logrotate: move the logs away, SIGHUP, replay again: new rows in new files
