@@ -40,6 +40,7 @@ struct carve_file {
 	int fd;
 	uint64_t eventid;	/* 0: no GET event matched */
 	uint64_t end;		/* highest byte written */
+	int write_errno;	/* why the data could not be stored, 0 if it could */
 	char tmp[64];
 };
 
@@ -192,8 +193,10 @@ static int carve_write(void *arg, void *handle, uint64_t offset, const uint8_t *
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			f->write_errno = n < 0 ? errno : ENOSPC;
 			return -1;
+		}
 		data += n;
 		len -= (size_t)n;
 		offset += (uint64_t)n;
@@ -280,6 +283,14 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 
 	ws_store_stem(stem, sizeof(stem), info->filename);
 	cs->inflight -= f->end;
+	if (f->write_errno) {
+		char name[WS_TFTP_NAME_MAX * 4];
+
+		ws_tsv_escape(name, sizeof(name), info->filename, strlen(info->filename));
+		fprintf(stderr, "wormsnare: carving %s: %s\n", name, strerror(f->write_errno));
+		snprintf(sbuf, sizeof(sbuf), "write-error:%s", strerror(f->write_errno));
+		status = sbuf;
+	}
 	if (complete && ws_hash_fd(f->fd, info->bytes, md5, sha) < 0) {
 		status = "read-error";
 		complete = false;

@@ -49,6 +49,8 @@ struct fetcher {
 	int sock;
 	pid_t pid;
 	uint64_t outstanding, limit, restarts, lost;
+	struct ws_fetch_req *pending;	/* sent, no result yet: what a dying fetcher loses */
+	size_t npending, cap;
 	struct result_count results[MAX_RESULT_KINDS];
 };
 
@@ -79,7 +81,7 @@ static void on_signal(int sig)
 	else if (sig == SIGUSR1)
 		got_usr1 = 1;
 	else {
-		got_stop = 1;
+		got_stop = got_stop ? 2 : 1;
 		if (signal_capture)
 			ws_capture_breakloop(signal_capture);
 	}
@@ -268,7 +270,57 @@ static void count_result(struct fetcher *f, const char *status)
 	f->results[MAX_RESULT_KINDS - 1].n++;	/* table full: lump into the last kind */
 }
 
-/* The fetcher died: its requests are lost; say so and start a new one. */
+static void pending_add(struct fetcher *f, const struct ws_fetch_req *r)
+{
+	if (f->npending == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		void *p = realloc(f->pending, cap * sizeof(*f->pending));
+
+		if (!p)
+			return;	/* only the row of a lost fetch is at stake */
+		f->pending = p;
+		f->cap = cap;
+	}
+	f->pending[f->npending++] = *r;
+}
+
+static void pending_done(struct fetcher *f, uint64_t eventid)
+{
+	for (size_t i = 0; i < f->npending; i++)
+		if (f->pending[i].eventid == eventid) {
+			f->pending[i] = f->pending[--f->npending];
+			return;
+		}
+}
+
+/* A fetch that will never report: the fetch log says so. */
+static void log_lost_fetch(struct sensor *s, const struct ws_fetch_req *r, const char *status)
+{
+	char id[24], when[40], server[32], ip[INET_ADDRSTRLEN], file[sizeof(r->remote) * 4 + 4];
+	struct in_addr a = {.s_addr = htonl(r->server)};
+	struct timeval now;
+	const char *row[WS_FETCHLOG_COLUMNS] = {id, when, server, file, status, "0", "", "", "",
+						"fetch", ""};
+
+	gettimeofday(&now, NULL);
+	snprintf(id, sizeof(id), "%" PRIu64, r->eventid);
+	ws_format_time(when, sizeof(when), &now);
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	snprintf(server, sizeof(server), "%s:%u", ip, r->port);
+	ws_tsv_escape(file, sizeof(file), r->remote, strlen(r->remote));
+	if (ws_tsv_row(&s->fetchlog, row, WS_FETCHLOG_COLUMNS) < 0)
+		s->log_errors++;
+	count_result(&s->f, status);
+}
+
+static void pending_lost(struct sensor *s, const char *status)
+{
+	for (size_t i = 0; i < s->f.npending; i++)
+		log_lost_fetch(s, &s->f.pending[i], status);
+	s->f.npending = 0;
+}
+
+/* The fetcher died: its requests are lost; log them and start a new one. */
 static void fetcher_lost(struct sensor *s)
 {
 	int status;
@@ -278,8 +330,7 @@ static void fetcher_lost(struct sensor *s)
 	fprintf(stderr, "wormsnare: fetcher (pid %d) %s %d; %" PRIu64 " fetches lost, restarting\n",
 		(int)s->f.pid, WIFSIGNALED(status) ? "killed by signal" : "exited with status",
 		WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), s->f.outstanding);
-	for (uint64_t i = 0; i < s->f.outstanding; i++)
-		count_result(&s->f, "fetcher-died");
+	pending_lost(s, "fetcher-died");
 	s->f.lost += s->f.outstanding;
 	s->f.restarts++;
 	fetcher_start(s);
@@ -304,6 +355,7 @@ static bool fetcher_drain(struct sensor *s)
 		res.status[sizeof(res.status) - 1] = '\0';
 		if (s->f.outstanding > 0)
 			s->f.outstanding--;
+		pending_done(&s->f, res.eventid);
 		count_result(&s->f, res.status);
 		if (s->opt.verbose) {
 			char esc[WS_FETCH_STATUS_MAX * 4];
@@ -344,6 +396,7 @@ static enum ws_fetch_verdict fetcher_send(struct sensor *s, uint64_t id, uint32_
 	if (n != (ssize_t)sizeof(req))
 		return WS_FETCH_QUEUE_FULL;
 	s->f.outstanding++;
+	pending_add(&s->f, &req);
 	return WS_FETCH_QUEUED;
 }
 
@@ -683,12 +736,16 @@ static void fetcher_finish(struct sensor *s)
 	if (!s->f.on)
 		return;
 	shutdown(s->f.sock, SHUT_WR);
+	if (got_stop && !s->opt.read_file)
+		kill(s->f.pid, SIGTERM);	/* live and told to stop: do not wait for transfers */
 	pfd.fd = s->f.sock;
 	pfd.events = POLLIN;
-	while (s->f.outstanding > 0 && !(got_stop && !s->opt.read_file)) {
+	while (s->f.outstanding > 0) {
 		int r = poll(&pfd, 1, 1000);
 
 		handle_flags(s);
+		if (got_stop == 2)
+			kill(s->f.pid, SIGTERM);	/* a second ^C during a replay's wait */
 		if (r < 0 && errno != EINTR)
 			break;
 		if (r > 0 && !fetcher_drain(s))
@@ -696,8 +753,8 @@ static void fetcher_finish(struct sensor *s)
 	}
 	close(s->f.sock);
 	waitpid(s->f.pid, &status, 0);
-	for (uint64_t i = 0; i < s->f.outstanding; i++)
-		count_result(&s->f, "unfinished");
+	pending_lost(s, "unfinished");
+	free(s->f.pending);
 }
 
 int main(int argc, char **argv)

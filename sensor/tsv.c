@@ -84,8 +84,16 @@ static int write_all(int fd, const char *buf, size_t len)
 	if (n < 0)
 		return -1;
 	if ((size_t)n != len) {
-		/* O_APPEND regular files only come back short when the disk is full. */
-		errno = ENOSPC;
+		/*
+		 * O_APPEND files only come back short when the disk is full: take
+		 * the piece back so no reader ever sees half a row.
+		 */
+		off_t end = lseek(fd, 0, SEEK_CUR);
+
+		if (end >= n && ftruncate(fd, end - n) < 0)
+			errno = EIO;
+		else
+			errno = ENOSPC;
 		return -1;
 	}
 	return 0;

@@ -315,10 +315,28 @@ static bool data_contradicts(const struct xfer *x, uint64_t abs, size_t len)
 	return abs > x->final || (abs < x->final && len < x->info.blksize);
 }
 
+/* A new block is in: the highest seen, the count, where the file ends. */
+static void note_block(struct xfer *x, uint64_t abs, uint64_t end, bool is_short)
+{
+	if (abs > x->top)
+		x->top = abs;
+	x->received++;
+	if (is_short && !x->final) {
+		x->final = abs;
+		x->info.bytes = end;
+		/* blocks already seen past a short one are not part of the file */
+		if (x->top > abs)
+			x->received = count_received(x, abs);
+	} else if (!x->final && end > x->info.bytes) {
+		x->info.bytes = end;
+	}
+}
+
 static void on_data(struct ws_carver *c, struct xfer *x, const struct ws_tftp_pkt *d)
 {
 	uint64_t abs = absolute_block(x, d->block), offset;
 	uint32_t bs = x->info.blksize;
+	enum ws_carve_end how;
 	int fresh;
 
 	if (data_contradicts(x, abs, d->datalen)) {
@@ -326,40 +344,28 @@ static void on_data(struct ws_carver *c, struct xfer *x, const struct ws_tftp_pk
 		return;
 	}
 	offset = (abs - 1) * bs;
-	if (offset > c->p.max_file_size || d->datalen > c->p.max_file_size - offset) {
-		xfer_end(c, x, WS_CARVE_TOO_LARGE);
-		return;
-	}
+	how = WS_CARVE_TOO_LARGE;
+	if (offset > c->p.max_file_size || d->datalen > c->p.max_file_size - offset)
+		goto end;
+	how = WS_CARVE_INCOMPLETE;	/* no memory to track it, or the caller gave up */
 	fresh = mark_block(c, x, abs);
-	if (fresh < 0) {
-		xfer_end(c, x, WS_CARVE_INCOMPLETE);
-		return;
-	}
+	if (fresh < 0)
+		goto end;
 	if (fresh == 0) {
 		c->st.duplicates++;
 		return;
 	}
 	if (abs < x->top)
 		c->st.out_of_order++;
-	else
-		x->top = abs;
-	x->received++;
-	if (d->datalen < bs && !x->final) {
-		x->final = abs;
-		x->info.bytes = offset + d->datalen;
-		/* blocks already seen past a short one are not part of the file */
-		if (x->top > abs)
-			x->received = count_received(x, abs);
-	} else if (!x->final && offset + d->datalen > x->info.bytes) {
-		x->info.bytes = offset + d->datalen;
-	}
+	note_block(x, abs, offset + d->datalen, d->datalen < bs);
 	if (x->handle && d->datalen > 0 &&
-	    c->p.ops.write(c->p.arg, x->handle, offset, d->data, d->datalen) < 0) {
-		xfer_end(c, x, WS_CARVE_INCOMPLETE);
+	    c->p.ops.write(c->p.arg, x->handle, offset, d->data, d->datalen) < 0)
+		goto end;
+	if (!x->final || x->received < x->final)
 		return;
-	}
-	if (x->final && x->received == x->final)
-		xfer_end(c, x, WS_CARVE_COMPLETE);
+	how = WS_CARVE_COMPLETE;
+end:
+	xfer_end(c, x, how);
 }
 
 static void on_oack(struct ws_carver *c, struct xfer *x, const struct ws_tftp_pkt *o)

@@ -186,6 +186,8 @@ static void put_u16(struct wcursor *w, uint16_t v)
 
 static void put_bytes(struct wcursor *w, const void *b, size_t n)
 {
+	if (n == 0)
+		return;
 	if (w->left < n) {
 		w->overflow = true;
 		return;

@@ -49,11 +49,14 @@ struct fetcher {
 };
 
 static volatile sig_atomic_t reopen_logs;	/* set by SIGHUP */
+static volatile sig_atomic_t stop_now;		/* set by SIGTERM: the sensor is leaving */
 
-static void on_hup(int sig)
+static void on_signal(int sig)
 {
-	(void)sig;
-	reopen_logs = 1;
+	if (sig == SIGHUP)
+		reopen_logs = 1;
+	else
+		stop_now = 1;
 }
 
 static bool stem_ok(const char *s)
@@ -283,6 +286,21 @@ static void step_jobs(struct fetcher *f, int64_t now)
 	}
 }
 
+/* Told to stop now: every transfer ends as interrupted, logged, temp files gone. */
+static void abandon_all(struct fetcher *f)
+{
+	while (f->njobs > 0)
+		job_end(f, f->jobs[--f->njobs], "interrupted", false);
+	while (f->qlen > 0) {
+		struct ws_fetch_req *r = &f->queue[f->qhead];
+
+		log_row(f, r, "interrupted", 0, "", "", "");
+		reply(f, r->eventid, false, 0, "interrupted");
+		f->qhead = (f->qhead + 1) % f->p->queue_size;
+		f->qlen--;
+	}
+}
+
 int ws_fetcher_run(const struct ws_fetcher_params *p)
 {
 	struct fetcher f = {.p = p};
@@ -300,8 +318,9 @@ int ws_fetcher_run(const struct ws_fetcher_params *p)
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_hup;
+	sa.sa_handler = on_signal;
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	if (p->fetch_log_fd >= 0) {
 		ws_tsv_adopt(&f.log, p->dirfd, p->fetch_log, WS_FETCHLOG_HEADER, p->fetch_log_fd);
 		f.log_ok = true;
@@ -315,6 +334,10 @@ int ws_fetcher_run(const struct ws_fetcher_params *p)
 		int64_t now = ws_now_ms(), wait = 1000;
 		nfds_t n = 0;
 
+		if (stop_now) {
+			abandon_all(&f);
+			break;
+		}
 		if (reopen_logs) {
 			reopen_logs = 0;
 			if (f.log_ok && ws_tsv_reopen(&f.log, err, sizeof(err)) < 0)

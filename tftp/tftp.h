@@ -187,7 +187,8 @@ struct ws_carve_info {
 	uint64_t tsize;
 	struct timeval first, last;	/* capture times */
 	uint64_t bytes;			/* file size known so far (highest offset + len) */
-	uint64_t blocks_missing;	/* at the end: holes below the final block */
+	uint64_t blocks_missing;	/* at the end: holes below the final block (a lower
+					   bound, from tsize if known, when it was never seen) */
 	uint16_t errcode;		/* WS_CARVE_ERROR */
 	char errmsg[WS_TFTP_NAME_MAX];
 };
@@ -195,7 +196,7 @@ struct ws_carve_info {
 struct ws_carve_ops {
 	/* A transfer began. Return a handle, or NULL to ignore this transfer. */
 	void *(*open)(void *arg, const struct ws_carve_info *info);
-	/* File bytes at offset; called once per distinct block. 0, or -1 to give up. */
+	/* File bytes at offset; called once per distinct non-empty block. 0, or -1 to give up. */
 	int (*write)(void *arg, void *handle, uint64_t offset, const uint8_t *data, size_t len);
 	/* The transfer ended; handle is never used again. */
 	void (*close)(void *arg, void *handle, const struct ws_carve_info *info,

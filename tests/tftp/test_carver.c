@@ -227,7 +227,8 @@ static void from_client(struct scen *s, const struct ws_tftp_pkt *p)
 	feed(s, s->client, s->cport, s->server, s->tid, p);
 }
 
-static void request(struct scen *s, enum ws_tftp_op op, const char *name, const struct ws_tftp_opts *o)
+static void request(struct scen *s, enum ws_tftp_op op, const char *name,
+		    const struct ws_tftp_opts *o)
 {
 	struct ws_tftp_pkt p = {.op = op};
 
@@ -383,7 +384,7 @@ static void test_zero_final(void)
 	block(&s, false, f, size, 512, 1);
 	block(&s, false, f, size, 512, 2);
 	CHECK(r && r->closes == 0);	/* a full block is never the last */
-	data(&s, false, 3, NULL, 0);
+	data(&s, false, 3, f + size, 0);
 	check_complete(&s, r, f, size);
 	CHECK(r && r->writes == 2);	/* an empty block has no bytes to write */
 	scen_free(&s);
