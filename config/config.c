@@ -395,10 +395,11 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			return -1;
 		if (k->kind == K_BLKSIZE && v > 0 && v < 8)
 			return failf(L, &ev->start_mark, k->path, "must be 0 (no options) or 8..65464");
-		if (k->kind == K_INT || k->kind == K_BLKSIZE)
-			*(int *)field = (int)v;
-		else if (k->kind == K_PORT)
+		/* the field's own size decides the store: ranges keep v within it */
+		if (k->size == sizeof(uint16_t))
 			*(uint16_t *)field = (uint16_t)v;
+		else if (k->size == sizeof(int))
+			*(int *)field = (int)v;
 		else
 			*(int64_t *)field = v;
 		return 0;

@@ -199,6 +199,20 @@ static void test_bad(void)
 	}
 }
 
+/* Found by fuzz_config: a size stored 8 bytes wide into an int field clobbered its neighbour. */
+static void test_field_widths(void)
+{
+	struct ws_config c;
+	char err[1024];
+	static const char text[] = "capture:\n  buffer_size: 64M\n";
+
+	ws_config_defaults(&c);
+	CHECK(ws_config_load(write_file("width.yaml", text, sizeof(text) - 1), &c, err,
+			     sizeof(err)) == 0, "width: %s", err);
+	CHECK(c.capture.buffer_size == 64 << 20 && c.capture.promiscuous &&
+	      c.capture.timeout_ms == 100, "buffer_size must not touch the fields after it");
+}
+
 static void test_files(void)
 {
 	struct ws_config c;
@@ -293,6 +307,7 @@ int main(int argc, char **argv)
 	test_shipped_equals_defaults(argv[1]);
 	test_full();
 	test_bad();
+	test_field_widths();
 	test_files();
 	test_cidr();
 	test_known(argv[1]);
