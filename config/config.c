@@ -80,6 +80,8 @@ static const struct key keys[] = {
 	{"fetch.deny", K_CIDRS, F(fetch.deny), 0, 0, offsetof(struct ws_config, fetch.ndeny)},
 	{"fetch.redirect", K_HOSTPORT, F(fetch.redirect), 0, 0, 0},
 	{"fetch.duplicate_window", K_INT, F(fetch.duplicate_window), 0, 604800, 0},
+	{"fetch.rate_per_server", K_INT, F(fetch.rate_per_server), 1, 100000, 0},
+	{"fetch.rate_global", K_INT, F(fetch.rate_global), 1, 1000000, 0},
 	{"carve", K_SECTION, 0, 0, 0, 0, 0},
 	{"carve.enabled", K_BOOL, F(carve.enabled), 0, 0, 0},
 	{"carve.port", K_PORT, F(carve.port), 1, 65535, 0},
@@ -124,6 +126,8 @@ void ws_config_defaults(struct ws_config *c)
 	memcpy(c->fetch.deny, default_deny, sizeof(default_deny));
 	c->fetch.ndeny = sizeof(default_deny) / sizeof(default_deny[0]);
 	c->fetch.duplicate_window = 3600;
+	c->fetch.rate_per_server = 10;
+	c->fetch.rate_global = 60;
 	c->carve.enabled = true;
 	c->carve.port = 69;
 	c->carve.idle_timeout = 60;

@@ -73,6 +73,8 @@ struct ws_config {
 		uint32_t redirect_addr;	/* host order, valid when redirect[0] */
 		uint16_t redirect_port;
 		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
+		int rate_per_server;	/* fetches a minute from one server, 1 .. 100000 */
+		int rate_global;	/* fetches a minute in all, 1 .. 1000000 */
 	} fetch;
 
 	struct {

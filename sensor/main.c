@@ -66,6 +66,7 @@ struct sensor {
 	uint64_t verdicts[WS_FETCH_QUEUE_FULL + 1];
 	uint64_t log_errors;
 	struct ws_dedup *dedup;
+	struct ws_ratelimit *rate;
 	struct fetcher f;
 	struct ws_capture *cap;
 	time_t last_sweep;
@@ -412,6 +413,9 @@ static enum ws_fetch_verdict decide_fetch(struct sensor *s, uint64_t id, const s
 		return WS_FETCH_DENIED;
 	if (ws_dedup_check(s->dedup, server, c->file, when, s->cfg.fetch.duplicate_window))
 		return WS_FETCH_DUPLICATE;
+	if (!ws_ratelimit_take(s->rate, server, when, s->cfg.fetch.rate_per_server,
+			       s->cfg.fetch.rate_global))
+		return WS_FETCH_RATE_LIMITED;
 	return fetcher_send(s, id, server, c);
 }
 
@@ -519,10 +523,11 @@ static void print_stats(struct sensor *s, const char *when)
 		s->events_by_action[WS_ACT_EXEC], s->events_by_action[WS_ACT_GET],
 		s->events_by_action[WS_ACT_START], s->events_by_action[WS_ACT_EXEC]);
 	fprintf(stderr, "wormsnare: fetch requests: queued %" PRIu64 ", disabled %" PRIu64
-		", denied %" PRIu64 ", duplicate %" PRIu64 ", queue-full %" PRIu64 "; results:",
+		", denied %" PRIu64 ", duplicate %" PRIu64 ", rate-limited %" PRIu64
+		", queue-full %" PRIu64 "; results:",
 		s->verdicts[WS_FETCH_QUEUED], s->verdicts[WS_FETCH_DISABLED],
 		s->verdicts[WS_FETCH_DENIED], s->verdicts[WS_FETCH_DUPLICATE],
-		s->verdicts[WS_FETCH_QUEUE_FULL]);
+		s->verdicts[WS_FETCH_RATE_LIMITED], s->verdicts[WS_FETCH_QUEUE_FULL]);
 	for (size_t i = 0; i < MAX_RESULT_KINDS && s->f.results[i].kind[0]; i++)
 		fprintf(stderr, " %s %" PRIu64, s->f.results[i].kind, s->f.results[i].n);
 	if (!s->f.results[0].kind[0])
@@ -614,7 +619,8 @@ static void open_outputs(struct sensor *s)
 		die(err);
 	s->next_id = load_next_id(s);
 	s->dedup = ws_dedup_new(DEDUP_SLOTS);
-	if (!s->dedup)
+	s->rate = ws_ratelimit_new(DEDUP_SLOTS);
+	if (!s->dedup || !s->rate)
 		die("out of memory");
 	if (s->cfg.carve.enabled) {
 		s->carve = ws_carve_store_new(&s->cfg, s->dirfd, &s->fetchlog, s->known, err,
@@ -785,6 +791,7 @@ int main(int argc, char **argv)
 	ws_tsv_close(&s.fetchlog);
 	ws_capture_close(s.cap);
 	ws_dedup_free(s.dedup);
+	ws_ratelimit_free(s.rate);
 	close(s.seqfd);
 	close(s.dirfd);
 	return rc;

@@ -18,7 +18,8 @@ const char *ws_fetch_verdict_name(enum ws_fetch_verdict v)
 	static const char *const names[] = {
 		[WS_FETCH_NONE] = "", [WS_FETCH_QUEUED] = "queued",
 		[WS_FETCH_DISABLED] = "disabled", [WS_FETCH_DENIED] = "denied",
-		[WS_FETCH_DUPLICATE] = "duplicate", [WS_FETCH_QUEUE_FULL] = "queue-full",
+		[WS_FETCH_DUPLICATE] = "duplicate", [WS_FETCH_RATE_LIMITED] = "rate-limited",
+		[WS_FETCH_QUEUE_FULL] = "queue-full",
 	};
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
@@ -148,6 +149,66 @@ bool ws_dedup_check(struct ws_dedup *d, uint32_t server, const char *file, time_
 void ws_dedup_free(struct ws_dedup *d)
 {
 	free(d);
+}
+
+/* ------------------------------------------------------------ rate limit */
+
+#define RATE_WINDOW 60
+
+struct rate_slot {
+	uint32_t server;
+	time_t start;
+	int count;
+};
+
+struct ws_ratelimit {
+	time_t start;
+	int count;
+	size_t n;
+	struct rate_slot slot[];
+};
+
+struct ws_ratelimit *ws_ratelimit_new(size_t slots)
+{
+	struct ws_ratelimit *r;
+
+	if (slots == 0)
+		slots = 1;
+	r = calloc(1, sizeof(*r) + slots * sizeof(r->slot[0]));
+	if (r)
+		r->n = slots;
+	return r;
+}
+
+/*
+ * Fixed windows. A server whose slot another server took over starts a
+ * fresh count: collisions can only make us more generous to a server, but
+ * the global budget still holds.
+ */
+bool ws_ratelimit_take(struct ws_ratelimit *r, uint32_t server, time_t now, int per_server,
+		       int global)
+{
+	struct rate_slot *s = &r->slot[(server * 2654435761u) % r->n];
+
+	if (now - r->start >= RATE_WINDOW || now < r->start) {
+		r->start = now;
+		r->count = 0;
+	}
+	if (s->server != server || now - s->start >= RATE_WINDOW || now < s->start) {
+		s->server = server;
+		s->start = now;
+		s->count = 0;
+	}
+	if (r->count >= global || s->count >= per_server)
+		return false;
+	r->count++;
+	s->count++;
+	return true;
+}
+
+void ws_ratelimit_free(struct ws_ratelimit *r)
+{
+	free(r);
 }
 
 /* ------------------------------------------------------------ store name */

@@ -138,7 +138,7 @@ long ws_l2_ipv4_offset(int dlt, const uint8_t *frame, size_t caplen);
 enum ws_fetch_verdict {
 	WS_FETCH_NONE = 0,	/* not a GET */
 	WS_FETCH_QUEUED, WS_FETCH_DISABLED, WS_FETCH_DENIED,
-	WS_FETCH_DUPLICATE, WS_FETCH_QUEUE_FULL
+	WS_FETCH_DUPLICATE, WS_FETCH_RATE_LIMITED, WS_FETCH_QUEUE_FULL
 };
 const char *ws_fetch_verdict_name(enum ws_fetch_verdict v);
 
@@ -161,6 +161,14 @@ struct ws_dedup *ws_dedup_new(size_t slots);
 bool ws_dedup_check(struct ws_dedup *d, uint32_t server, const char *file,
 		    time_t now, int window);
 void ws_dedup_free(struct ws_dedup *d);
+
+/* Fetch budgets per server and in all, in one-minute windows of capture time. */
+struct ws_ratelimit;
+struct ws_ratelimit *ws_ratelimit_new(size_t slots);
+/* true (and counted) if a fetch from server at now fits both budgets. */
+bool ws_ratelimit_take(struct ws_ratelimit *r, uint32_t server, time_t now, int per_server,
+		       int global);
+void ws_ratelimit_free(struct ws_ratelimit *r);
 
 /* blast_<stem>_<id>.bin stem: basename, no extension, [A-Za-z0-9._-], no leading '.'. */
 void ws_store_stem(char *dst, size_t cap, const char *file);

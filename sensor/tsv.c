@@ -176,8 +176,13 @@ int ws_tsv_reopen(struct ws_tsv *t, char *err, size_t errlen)
 
 int ws_tsv_row(struct ws_tsv *t, const char *const *fields, size_t n)
 {
-	char row[ROW_MAX];
+	char row[ROW_MAX], err[256];
+	struct stat st;
 	size_t o = 0;
+
+	/* deleted under us (rows would vanish with the inode): start the file again */
+	if (fstat(t->fd, &st) == 0 && st.st_nlink == 0 && ws_tsv_reopen(t, err, sizeof(err)) < 0)
+		fprintf(stderr, "wormsnare: %s\n", err);
 
 	for (size_t i = 0; i < n; i++) {
 		size_t fl = strlen(fields[i]);

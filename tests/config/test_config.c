@@ -82,6 +82,8 @@ static const char full[] =
 	"  deny: []\n"
 	"  redirect: \"127.0.0.1:6969\"\n"
 	"  duplicate_window: 0\n"
+	"  rate_per_server: 2\n"
+	"  rate_global: 5\n"
 	"carve:\n"
 	"  enabled: false\n"
 	"  port: 6969\n"
@@ -112,7 +114,8 @@ static void test_full(void)
 	CHECK(!c.fetch.enabled && !strcmp(c.fetch.user, "_wormsnare") && c.fetch.timeout == 7 &&
 	      c.fetch.retries == 0 && c.fetch.max_size == 1024 && c.fetch.blksize == 0 &&
 	      c.fetch.concurrency == 2 && c.fetch.queue_size == 3 &&
-	      c.fetch.server == WS_SERVER_SOURCE && c.fetch.duplicate_window == 0, "fetch");
+	      c.fetch.server == WS_SERVER_SOURCE && c.fetch.duplicate_window == 0 &&
+	      c.fetch.rate_per_server == 2 && c.fetch.rate_global == 5, "fetch");
 	CHECK(c.fetch.nallow == 2 && c.fetch.allow[0].addr == 0x51000000 &&
 	      c.fetch.allow[0].mask == 0xff000000 && c.fetch.allow[1].addr == 0x3e1e070b &&
 	      c.fetch.allow[1].mask == 0xffffffff && c.fetch.ndeny == 0, "allow/deny");

@@ -106,6 +106,24 @@ static void test_dedup(void)
 	ws_dedup_free(d);
 }
 
+static void test_rate(void)
+{
+	struct ws_ratelimit *r = ws_ratelimit_new(64);
+	uint32_t a = ip("81.132.114.254"), b = ip("62.30.7.11");
+	int got = 0;
+
+	for (int i = 0; i < 5; i++)
+		got += ws_ratelimit_take(r, a, 1000, 3, 100);
+	CHECK(got == 3, "per-server budget: %d of 5 allowed, want 3", got);
+	CHECK(ws_ratelimit_take(r, b, 1001, 3, 100), "another server has its own budget");
+	CHECK(ws_ratelimit_take(r, a, 1061, 3, 100), "a new minute refills the budget");
+	got = 0;
+	for (uint32_t i = 0; i < 50; i++)
+		got += ws_ratelimit_take(r, 0x0a000000 + i, 2000, 3, 20);
+	CHECK(got == 20, "global budget: %d of 50 servers allowed, want 20", got);
+	ws_ratelimit_free(r);
+}
+
 static void test_stem(void)
 {
 	static const struct {
@@ -151,6 +169,7 @@ int main(void)
 	test_pick();
 	test_allowed();
 	test_dedup();
+	test_rate();
 	test_stem();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);

@@ -101,6 +101,11 @@ static void test_log(void)
 	CHECK(ws_tsv_row(&t, row3, 2) == 0, "row3");
 	CHECK(strcmp(slurp(dirfd, "log.txt"), "ID\tV\n3\tz\n") == 0, "rotated content");
 	CHECK(strstr(slurp(dirfd, "log.txt.1"), "2\ty\n") != NULL, "old rows kept");
+	/* deleted while running: the next row recreates the file, header first */
+	CHECK(unlinkat(dirfd, "log.txt", 0) == 0, "delete");
+	CHECK(ws_tsv_row(&t, row1, 2) == 0, "row after delete");
+	CHECK(strcmp(slurp(dirfd, "log.txt"), "ID\tV\n1\tx\n") == 0, "recreated: %s",
+	      slurp(dirfd, "log.txt"));
 	ws_tsv_close(&t);
 	CHECK(ws_tsv_open(&t, dirfd, "../escape.txt", "H", err, sizeof(err)) < 0,
 	      "a log name with a slash must be refused");
