@@ -111,7 +111,7 @@ void ws_config_defaults(struct ws_config *c)
 	c->capture.buffer_size = 32 << 20;
 	c->capture.promiscuous = true;
 	c->capture.timeout_ms = 100;
-	c->reassembly.max_streams = 65536;
+	c->reassembly.max_streams = 8192;
 	c->reassembly.max_line = 1024;
 	c->reassembly.idle_timeout = 600;
 	c->fetch.enabled = true;
