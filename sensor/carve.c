@@ -58,26 +58,13 @@ struct ws_carve_store {
 	struct ws_carve_stats tracker_final;	/* once the tracker is gone */
 };
 
-static const char hexd[] = "0123456789abcdef";
-
-static void to_hex(char *dst, const uint8_t *d, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = hexd[d[i] >> 4];
-		dst[2 * i + 1] = hexd[d[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65])
 {
-	struct md5_ctx md5;
-	struct sha256_ctx sha;
-	uint8_t buf[65536], d5[MD5_DIGEST_SIZE], d256[SHA256_DIGEST_SIZE];
+	struct ws_hash_sink h;
+	uint8_t buf[65536];
 	uint64_t off = 0;
 
-	md5_init(&md5);
-	sha256_init(&sha);
+	ws_hash_sink_init(&h, -1);	/* hashing only: nothing is written */
 	while (off < size) {
 		size_t want = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
 		ssize_t n = pread(fd, buf, want, (off_t)off);
@@ -89,14 +76,11 @@ int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65])
 				errno = EIO;	/* shorter than the transfer said */
 			return -1;
 		}
-		md5_update(&md5, (size_t)n, buf);
-		sha256_update(&sha, (size_t)n, buf);
+		md5_update(&h.md5, (size_t)n, buf);
+		sha256_update(&h.sha, (size_t)n, buf);
 		off += (uint64_t)n;
 	}
-	md5_digest(&md5, sizeof(d5), d5);
-	sha256_digest(&sha, sizeof(d256), d256);
-	to_hex(md5_hex, d5, sizeof(d5));
-	to_hex(sha256_hex, d256, sizeof(d256));
+	ws_hash_sink_hex(&h, md5_hex, sha256_hex);
 	return 0;
 }
 

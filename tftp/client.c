@@ -330,6 +330,56 @@ unsigned ws_tftp_xfer_foreign(const struct ws_tftp_xfer *x)
 	return x->foreign;
 }
 
+void ws_hash_sink_init(struct ws_hash_sink *s, int fd)
+{
+	s->fd = fd;
+	md5_init(&s->md5);
+	sha256_init(&s->sha);
+}
+
+int ws_hash_sink_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct ws_hash_sink *s = arg;
+
+	md5_update(&s->md5, len, data);
+	sha256_update(&s->sha, len, data);
+	while (len > 0) {
+		ssize_t n = write(s->fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void to_hex(char *dst, const uint8_t *d, size_t n)
+{
+	static const char h[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = h[d[i] >> 4];
+		dst[2 * i + 1] = h[d[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+void ws_hash_sink_hex(struct ws_hash_sink *s, char md5_hex[33], char sha256_hex[65])
+{
+	uint8_t d5[MD5_DIGEST_SIZE], d256[SHA256_DIGEST_SIZE];
+
+	md5_digest(&s->md5, sizeof(d5), d5);
+	sha256_digest(&s->sha, sizeof(d256), d256);
+	to_hex(md5_hex, d5, sizeof(d5));
+	to_hex(sha256_hex, d256, sizeof(d256));
+}
+
 void ws_tftp_xfer_free(struct ws_tftp_xfer *x)
 {
 	if (!x)

@@ -11,8 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <nettle/md5.h>
-#include <nettle/sha2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,10 +29,8 @@
 struct job {
 	struct ws_fetch_req req;
 	struct ws_tftp_xfer *x;
-	int fd;
+	struct ws_hash_sink out;
 	char tmp[WS_FETCH_STEM_MAX + 48];
-	struct md5_ctx md5;
-	struct sha256_ctx sha;
 };
 
 struct fetcher {
@@ -93,17 +89,6 @@ static void reply(struct fetcher *f, uint64_t id, bool ok, uint64_t bytes, const
 	while (n < 0 && errno == EINTR);
 }
 
-static void hex(char *dst, const uint8_t *d, size_t n)
-{
-	static const char h[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		dst[2 * i] = h[d[i] >> 4];
-		dst[2 * i + 1] = h[d[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 static void log_row(struct fetcher *f, const struct ws_fetch_req *r, const char *status,
 		    uint64_t bytes, const char *md5, const char *sha, const char *path)
 {
@@ -132,25 +117,6 @@ static void log_row(struct fetcher *f, const struct ws_fetch_req *r, const char 
 			f->p->fetch_log, id, f->log_ok ? strerror(errno) : "log not open");
 }
 
-static int sink(void *arg, const uint8_t *data, size_t len)
-{
-	struct job *j = arg;
-
-	md5_update(&j->md5, len, data);
-	sha256_update(&j->sha, len, data);
-	while (len > 0) {
-		ssize_t n = write(j->fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Temp file out, final name in; the final name never exists half-written. */
 static void job_end(struct fetcher *f, struct job *j, const char *status, bool ok)
 {
@@ -158,12 +124,7 @@ static void job_end(struct fetcher *f, struct job *j, const char *status, bool o
 	uint64_t bytes = j->x ? ws_tftp_xfer_bytes(j->x) : 0;
 
 	if (ok) {
-		uint8_t d5[MD5_DIGEST_SIZE], d256[SHA256_DIGEST_SIZE];
-
-		md5_digest(&j->md5, sizeof(d5), d5);
-		sha256_digest(&j->sha, sizeof(d256), d256);
-		hex(md5, d5, sizeof(d5));
-		hex(sha, d256, sizeof(d256));
+		ws_hash_sink_hex(&j->out, md5, sha);
 		snprintf(final, sizeof(final), "blast_%s_%" PRIu64 ".bin", j->req.stem,
 			 j->req.eventid);
 		/* link fails if the wire carver stored this event's file first: keep that copy */
@@ -173,8 +134,8 @@ static void job_end(struct fetcher *f, struct job *j, const char *status, bool o
 			final[0] = md5[0] = sha[0] = '\0';
 		}
 	}
-	if (j->fd >= 0)
-		close(j->fd);
+	if (j->out.fd >= 0)
+		close(j->out.fd);
 	unlinkat(f->p->dirfd, j->tmp, 0);
 	log_row(f, &j->req, status, bytes, md5, sha, final);
 	reply(f, j->req.eventid, ok, bytes, status);
@@ -194,7 +155,7 @@ static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
 		.timeout_s = f->p->timeout_s,
 		.retries = f->p->retries,
 		.max_size = f->p->max_size,
-		.sink = sink,
+		.sink = ws_hash_sink_write,
 	};
 
 	if (!j) {
@@ -203,18 +164,16 @@ static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
 		return;
 	}
 	j->req = *r;
-	md5_init(&j->md5);
-	sha256_init(&j->sha);
 	snprintf(j->tmp, sizeof(j->tmp), ".tmp-blast_%s_%" PRIu64 ".bin", r->stem, r->eventid);
 	unlinkat(f->p->dirfd, j->tmp, 0);	/* a leftover of a killed fetcher */
-	j->fd = openat(f->p->dirfd, j->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		       0640);
-	if (j->fd < 0) {
+	ws_hash_sink_init(&j->out, openat(f->p->dirfd, j->tmp,
+					  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640));
+	if (j->out.fd < 0) {
 		snprintf(err, sizeof(err), "store-error:%s", strerror(errno));
 		job_end(f, j, err, false);
 		return;
 	}
-	xp.sink_arg = j;
+	xp.sink_arg = &j->out;
 	j->x = ws_tftp_xfer_start(&xp, ws_now_ms(), err, sizeof(err));
 	if (!j->x) {
 		char st[200];

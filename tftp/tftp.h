@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <nettle/md5.h>
+#include <nettle/sha2.h>
 #include <sys/time.h>
 
 /* ------------------------------------------------------------------ codec */
@@ -108,6 +110,18 @@ void ws_tftp_xfer_free(struct ws_tftp_xfer *x);
 
 /* CLOCK_MONOTONIC in ms. */
 int64_t ws_now_ms(void);
+
+/* A sink that writes the file to fd and hashes it on the way (MD5, SHA-256). */
+struct ws_hash_sink {
+	int fd;
+	struct md5_ctx md5;
+	struct sha256_ctx sha;
+};
+void ws_hash_sink_init(struct ws_hash_sink *s, int fd);
+/* A ws_tftp_sink: arg is the struct ws_hash_sink. */
+int ws_hash_sink_write(void *arg, const uint8_t *data, size_t len);
+/* Lower-case hex digests of everything written; ends the hashing. */
+void ws_hash_sink_hex(struct ws_hash_sink *s, char md5_hex[33], char sha256_hex[65]);
 
 /* ---------------------------------------------------------------- fetcher */
 

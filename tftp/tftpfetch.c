@@ -12,8 +12,6 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <nettle/md5.h>
-#include <nettle/sha2.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +21,6 @@
 #include "config.h"
 #include "sensor.h"
 #include "tftp.h"
-
-struct out {
-	int fd;
-	struct md5_ctx md5;
-	struct sha256_ctx sha;
-};
 
 static void usage(FILE *to)
 {
@@ -55,25 +47,6 @@ static long number(const char *s, long min, long max, const char *what)
 	return v;
 }
 
-static int sink(void *arg, const uint8_t *data, size_t len)
-{
-	struct out *o = arg;
-
-	md5_update(&o->md5, len, data);
-	sha256_update(&o->sha, len, data);
-	while (len > 0) {
-		ssize_t n = write(o->fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void parse_server(const char *arg, struct sockaddr_in *sa)
 {
 	uint32_t addr;
@@ -98,19 +71,12 @@ bad:
 	exit(2);
 }
 
-static void print_hashes(struct out *o, uint64_t bytes)
+static void print_hashes(struct ws_hash_sink *o, uint64_t bytes)
 {
-	uint8_t d5[MD5_DIGEST_SIZE], d256[SHA256_DIGEST_SIZE];
+	char md5[33], sha[65];
 
-	md5_digest(&o->md5, sizeof(d5), d5);
-	sha256_digest(&o->sha, sizeof(d256), d256);
-	printf("ok %" PRIu64 " md5=", bytes);
-	for (size_t i = 0; i < sizeof(d5); i++)
-		printf("%02x", d5[i]);
-	printf(" sha256=");
-	for (size_t i = 0; i < sizeof(d256); i++)
-		printf("%02x", d256[i]);
-	putchar('\n');
+	ws_hash_sink_hex(o, md5, sha);
+	printf("ok %" PRIu64 " md5=%s sha256=%s\n", bytes, md5, sha);
 }
 
 /* Run the transfer to its end; returns its final state. */
@@ -134,10 +100,10 @@ static enum ws_tftp_xfer_state run(struct ws_tftp_xfer *x)
 int main(int argc, char **argv)
 {
 	struct ws_tftp_xfer_params xp = {.blksize = 1428, .timeout_s = 3, .retries = 5,
-					 .max_size = 16u << 20, .sink = sink};
+					 .max_size = 16u << 20, .sink = ws_hash_sink_write};
 	char tmp[PATH_MAX], dir[PATH_MAX], err[256], esc[WS_TFTP_NAME_MAX * 4];
 	struct ws_tftp_xfer *x;
-	struct out o;
+	struct ws_hash_sink o;
 	int c;
 	enum ws_tftp_xfer_state s;
 	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
@@ -173,13 +139,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tftpfetch: %s: path too long\n", argv[optind + 2]);
 		return 2;
 	}
-	o.fd = mkstemp(tmp);
+	ws_hash_sink_init(&o, mkstemp(tmp));
 	if (o.fd < 0) {
 		fprintf(stderr, "tftpfetch: %s: mkstemp: %s\n", tmp, strerror(errno));
 		return 1;
 	}
-	md5_init(&o.md5);
-	sha256_init(&o.sha);
 	xp.sink_arg = &o;
 	x = ws_tftp_xfer_start(&xp, ws_now_ms(), err, sizeof(err));
 	if (!x) {
