@@ -25,7 +25,7 @@
 
 #include "reassembly.h"
 
-#define SYN_CACHE_SLOTS 65536u	/* power of two; 16 bytes each */
+#define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs; 20 bytes each */
 #define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
 #define SYNTH_WSCALE 14		/* so a one-sided capture never runs out of window */
 /* half_stream states private to libnids' tcp.c (1.26) */
@@ -47,6 +47,7 @@ struct syn_slot {
 	uint32_t saddr, daddr;	/* network order, as on the wire */
 	uint16_t sport, dport;	/* host order */
 	uint32_t isn;		/* client ISN; server ISN lives in a twin slot */
+	uint32_t stamp;		/* insertion order: the older of a pair is replaced */
 };
 
 static struct {
@@ -61,6 +62,7 @@ static struct {
 	struct timeval now;
 	jmp_buf oom;
 	bool oom_armed;
+	uint32_t syn_stamp;
 } G;
 
 static bool port_watched(uint16_t port)
@@ -297,39 +299,58 @@ static bool tcp_view_parse(const uint8_t *p, size_t len, struct tcp_view *v)
 
 /* ------------------------------------------------------------- SYN cache */
 
-static struct syn_slot *syn_slot_for(uint32_t saddr, uint32_t daddr, uint16_t sport,
-				     uint16_t dport)
+/*
+ * Two-way set associative: a SYN evicts the older of its pair, so a scan
+ * has to hit the same pair twice between a handshake and its first data.
+ */
+static struct syn_slot *syn_pair(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport)
 {
 	uint32_t h = saddr * 0x9e3779b1u ^ daddr * 0x85ebca6bu ^
 		     ((uint32_t)sport << 16 | dport) * 0xc2b2ae35u;
 
 	h ^= h >> 15;
-	return &G.syn[h & (SYN_CACHE_SLOTS - 1)];
+	return &G.syn[h & (SYN_CACHE_SLOTS - 2)];
+}
+
+static bool syn_is(const struct syn_slot *s, uint32_t saddr, uint32_t daddr, uint16_t sport,
+		   uint16_t dport)
+{
+	return s->saddr == saddr && s->daddr == daddr && s->sport == sport && s->dport == dport;
 }
 
 static void syn_remember(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 			 uint32_t isn)
 {
-	struct syn_slot *s = syn_slot_for(saddr, daddr, sport, dport);
+	struct syn_slot *pair = syn_pair(saddr, daddr, sport, dport), *s;
 
+	if (syn_is(&pair[1], saddr, daddr, sport, dport))
+		s = &pair[1];	/* a retransmitted SYN: same slot */
+	else if (syn_is(&pair[0], saddr, daddr, sport, dport))
+		s = &pair[0];
+	else
+		s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
 	s->saddr = saddr;
 	s->daddr = daddr;
 	s->sport = sport;
 	s->dport = dport;
 	s->isn = isn;
+	s->stamp = ++G.syn_stamp;
 }
 
 /* One use only: after an idle expiry the old ISN would leave a hole forever. */
 static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 		       uint32_t *isn)
 {
-	struct syn_slot *s = syn_slot_for(saddr, daddr, sport, dport);
+	struct syn_slot *pair = syn_pair(saddr, daddr, sport, dport);
 
-	if (s->saddr != saddr || s->daddr != daddr || s->sport != sport || s->dport != dport)
-		return false;
-	*isn = s->isn;
-	memset(s, 0, sizeof(*s));
-	return true;
+	for (int i = 0; i < 2; i++) {
+		if (!syn_is(&pair[i], saddr, daddr, sport, dport))
+			continue;
+		*isn = pair[i].isn;
+		memset(&pair[i], 0, sizeof(pair[i]));
+		return true;
+	}
+	return false;
 }
 
 /* ------------------------------------------------- handshake synthesis */
