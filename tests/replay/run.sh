@@ -71,6 +71,26 @@ else
 	echo "FAIL restart-carves-under-new-id: $(ls "$out")"; fail=$((fail + 1))
 fi
 
+# Transfers that do not complete: logged, never stored, kept as .partial only when asked.
+out=$work/tftp-variants
+"$ws" -r "$root/pcaps/tftp-variants.pcap" -o "$out" >/dev/null 2>&1
+log=$out/fetchlog.txt
+if awk -F'\t' '$4=="unfinished.exe" && $5=="incomplete" && $9==""' "$log" | grep -q . &&
+	awk -F'\t' '$4=="missing.exe" && $5=="tftp-error:1:File not found"' "$log" | grep -q . &&
+	! ls "$out" | grep -q unfinished; then
+	echo "ok   incomplete-and-error-not-stored"; pass=$((pass + 1))
+else
+	echo "FAIL incomplete-and-error-not-stored"; cat "$log"; ls "$out"; fail=$((fail + 1))
+fi
+printf 'carve:\n  keep_partial: true\n' >"$work/partial.yaml"
+out=$work/partial
+"$ws" -r "$root/pcaps/tftp-variants.pcap" -c "$work/partial.yaml" -o "$out" >/dev/null 2>&1
+if [ "$(stat -c %s "$out"/blast_unfinished_*.bin.partial 2>/dev/null)" = 1536 ]; then
+	echo "ok   keep-partial"; pass=$((pass + 1))
+else
+	echo "FAIL keep-partial: $(ls -la "$out")"; fail=$((fail + 1))
+fi
+
 # Known samples: a known-hashes file naming the demo payload tags the row.
 md5=$(cut -f3 "$root/pcaps/blaster-basic.files")
 printf '%s: "wormsnare test payload"\n' "$md5" >"$work/known.yaml"

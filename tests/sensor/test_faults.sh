@@ -51,6 +51,14 @@ if [ $rc -le 1 ] && grep -q "truncated" "$work/cut.err" && rows_whole "$work/o-c
 else
 	fail "cut capture: rc=$rc $(cat "$work/cut.err")"
 fi
+# pcapng whose interfaces have different link types: libpcap cannot, we say so
+if command -v mergecap >/dev/null; then
+	mergecap -F pcapng -w "$work/multi.pcapng" "$root/pcaps/blaster-basic.pcap" \
+		"$root/pcaps/linktype-sll.pcap"
+	out=$("$ws" -r "$work/multi.pcapng" -o "$work/o-multi" 2>&1)
+	[ $? = 1 ] && grep -q "^wormsnare: $work/multi.pcapng: an interface has a type" <<<"$out" &&
+		ok "pcapng with two link types: $(head -1 <<<"$out")" || fail "multi-linktype pcapng: $out"
+fi
 # unsupported link type: an 802.11 header type
 $py - "$work/wifi.pcap" <<'PY'
 import struct, sys
