@@ -1,0 +1,180 @@
+/*
+ * base/ — the whole interface: what every other folder may include and
+ * nothing in it includes anything of ours.
+ *
+ *  - struct ws_addr: a family-neutral address (IPv4 now, IPv6 ready), used
+ *    through every interface instead of a bare uint32_t;
+ *  - struct ws_cursor: the bounds-checked reader for wire bytes (tcpdump's
+ *    bp/length pair with GET_* accessors): every read checks the bytes left,
+ *    a failed read sets a sticky flag and returns 0, so a parser reads its
+ *    fields and checks the flag once.
+ */
+#ifndef WS_BASE_H
+#define WS_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- addresses */
+
+#define WS_AF_NONE 0
+#define WS_AF_INET 4
+#define WS_AF_INET6 6
+
+/* Bytes in network order; IPv4 uses a[0..3], the rest stays zero. */
+struct ws_addr {
+	uint8_t family;		/* WS_AF_NONE, WS_AF_INET or WS_AF_INET6 */
+	uint8_t a[16];
+};
+
+/* Longest text form ("ffff:...:255.255.255.255") plus NUL. */
+#define WS_ADDR_STRLEN 48
+
+/* From an IPv4 address in network byte order (as in struct in_addr). */
+struct ws_addr ws_addr_v4(uint32_t net_order);
+/* From an IPv4 address in host byte order. */
+struct ws_addr ws_addr_v4h(uint32_t host_order);
+/* IPv4 in host byte order; 0 for any other family. */
+uint32_t ws_addr_v4_host(const struct ws_addr *a);
+bool ws_addr_is_v4(const struct ws_addr *a);
+bool ws_addr_eq(const struct ws_addr *x, const struct ws_addr *y);
+/* Text form into dst (at least WS_ADDR_STRLEN); returns dst. "-" for WS_AF_NONE. */
+const char *ws_addr_str(const struct ws_addr *a, char *dst, size_t cap);
+/* Canonical dotted quad or IPv6 text; 0 or -1. */
+int ws_addr_parse(const char *s, struct ws_addr *out);
+/* Address length in bytes for the family (4, 16 or 0). */
+size_t ws_addr_len(const struct ws_addr *a);
+
+/* An address and a port (host order). */
+struct ws_endpoint {
+	struct ws_addr addr;
+	uint16_t port;
+};
+
+/* ------------------------------------------------------------------- cursor */
+
+struct ws_cursor {
+	const uint8_t *p;
+	size_t left;
+	bool err;	/* sticky: a read ran past the end */
+};
+
+static inline struct ws_cursor ws_cursor(const void *buf, size_t len)
+{
+	struct ws_cursor c = {(const uint8_t *)buf, len, false};
+
+	return c;
+}
+
+static inline bool ws_cur_have(struct ws_cursor *c, size_t n)
+{
+	if (c->err || c->left < n) {
+		c->err = true;
+		return false;
+	}
+	return true;
+}
+
+static inline uint8_t ws_cur_u8(struct ws_cursor *c)
+{
+	uint8_t v;
+
+	if (!ws_cur_have(c, 1))
+		return 0;
+	v = c->p[0];
+	c->p++;
+	c->left--;
+	return v;
+}
+
+static inline uint16_t ws_cur_be16(struct ws_cursor *c)
+{
+	uint16_t v;
+
+	if (!ws_cur_have(c, 2))
+		return 0;
+	v = (uint16_t)(c->p[0] << 8 | c->p[1]);
+	c->p += 2;
+	c->left -= 2;
+	return v;
+}
+
+static inline uint16_t ws_cur_le16(struct ws_cursor *c)
+{
+	uint16_t v;
+
+	if (!ws_cur_have(c, 2))
+		return 0;
+	v = (uint16_t)(c->p[1] << 8 | c->p[0]);
+	c->p += 2;
+	c->left -= 2;
+	return v;
+}
+
+static inline uint32_t ws_cur_be32(struct ws_cursor *c)
+{
+	uint32_t v;
+
+	if (!ws_cur_have(c, 4))
+		return 0;
+	v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
+	c->p += 4;
+	c->left -= 4;
+	return v;
+}
+
+static inline uint32_t ws_cur_le32(struct ws_cursor *c)
+{
+	uint32_t v;
+
+	if (!ws_cur_have(c, 4))
+		return 0;
+	v = (uint32_t)c->p[3] << 24 | (uint32_t)c->p[2] << 16 | (uint32_t)c->p[1] << 8 | c->p[0];
+	c->p += 4;
+	c->left -= 4;
+	return v;
+}
+
+/* Skip n bytes. */
+static inline void ws_cur_skip(struct ws_cursor *c, size_t n)
+{
+	if (!ws_cur_have(c, n))
+		return;
+	c->p += n;
+	c->left -= n;
+}
+
+/* Point *out at the next n bytes and skip them; NULL (and err) if short. */
+static inline const uint8_t *ws_cur_bytes(struct ws_cursor *c, size_t n)
+{
+	const uint8_t *p;
+
+	if (!ws_cur_have(c, n))
+		return NULL;
+	p = c->p;
+	c->p += n;
+	c->left -= n;
+	return p;
+}
+
+/* Copy the next n bytes into dst. */
+static inline void ws_cur_copy(struct ws_cursor *c, void *dst, size_t n)
+{
+	const uint8_t *p = ws_cur_bytes(c, n);
+
+	if (p)
+		memcpy(dst, p, n);
+}
+
+/* A cursor over the next n bytes of c (c moves past them). */
+static inline struct ws_cursor ws_cur_sub(struct ws_cursor *c, size_t n)
+{
+	const uint8_t *p = ws_cur_bytes(c, n);
+	struct ws_cursor s = {p, p ? n : 0, p == NULL};
+
+	return s;
+}
+
+#endif
