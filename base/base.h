@@ -137,6 +137,13 @@ static inline uint32_t ws_cur_le32(struct ws_cursor *c)
 	return v;
 }
 
+static inline uint64_t ws_cur_be64(struct ws_cursor *c)
+{
+	uint64_t hi = ws_cur_be32(c);
+
+	return hi << 32 | ws_cur_be32(c);
+}
+
 /* Skip n bytes. */
 static inline void ws_cur_skip(struct ws_cursor *c, size_t n)
 {

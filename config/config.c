@@ -66,6 +66,9 @@ static const struct key keys[] = {
 	{"reassembly.max_streams", K_INT, F(reassembly.max_streams), 16, 4194304, 0},
 	{"reassembly.max_line", K_INT, F(reassembly.max_line), 64, 65536, 0},
 	{"reassembly.idle_timeout", K_INT, F(reassembly.idle_timeout), 1, 86400, 0},
+	{"privsep", K_SECTION, 0, 0, 0, 0, 0},
+	{"privsep.user", K_USER, F(privsep.user), 0, 0, 0},
+	{"privsep.seccomp", K_BOOL, F(privsep.seccomp), 0, 0, 0},
 	{"fetch", K_SECTION, 0, 0, 0, 0, 0},
 	{"fetch.enabled", K_BOOL, F(fetch.enabled), 0, 0, 0},
 	{"fetch.user", K_USER, F(fetch.user), 0, 0, 0},
@@ -94,9 +97,26 @@ static const struct key keys[] = {
 	{"carve.known_hashes", K_STRING, F(carve.known_hashes), 0, 0, 0},
 };
 
+/*
+ * Never fetched from (RFC 6890 special-purpose blocks that are not globally
+ * reachable, except the private ranges, which an infected LAN host serving
+ * the worm legitimately uses): "this network", loopback, link-local (cloud
+ * metadata lives at 169.254.169.254), IETF protocol assignments,
+ * documentation and benchmarking blocks, multicast, reserved and limited
+ * broadcast. The victim's and the sensor's own addresses and known subnet
+ * broadcasts are refused at run time (sensor/policy.c).
+ */
 static const struct ws_cidr default_deny[] = {
-	{0x00000000, 0xff000000}, {0x7f000000, 0xff000000},
-	{0xe0000000, 0xf0000000}, {0xf0000000, 0xf0000000},
+	{0x00000000, 0xff000000},	/* 0.0.0.0/8 */
+	{0x7f000000, 0xff000000},	/* 127.0.0.0/8 */
+	{0xa9fe0000, 0xffff0000},	/* 169.254.0.0/16 */
+	{0xc0000000, 0xffffff00},	/* 192.0.0.0/24 */
+	{0xc0000200, 0xffffff00},	/* 192.0.2.0/24 */
+	{0xc6120000, 0xfffe0000},	/* 198.18.0.0/15 */
+	{0xc6336400, 0xffffff00},	/* 198.51.100.0/24 */
+	{0xcb007100, 0xffffff00},	/* 203.0.113.0/24 */
+	{0xe0000000, 0xf0000000},	/* 224.0.0.0/4 */
+	{0xf0000000, 0xf0000000},	/* 240.0.0.0/4, 255.255.255.255 */
 };
 
 void ws_config_defaults(struct ws_config *c)
@@ -115,7 +135,9 @@ void ws_config_defaults(struct ws_config *c)
 	c->reassembly.max_line = 1024;
 	c->reassembly.idle_timeout = 600;
 	c->fetch.enabled = true;
-	strcpy(c->fetch.user, "nobody");
+	strcpy(c->fetch.user, WS_DEFAULT_FETCH_USER);
+	strcpy(c->privsep.user, WS_DEFAULT_SENSOR_USER);
+	c->privsep.seccomp = true;
 	c->fetch.timeout = 3;
 	c->fetch.retries = 5;
 	c->fetch.max_size = 16 << 20;

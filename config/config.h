@@ -31,6 +31,10 @@ enum ws_server_policy {
 	WS_SERVER_COMMAND_THEN_SOURCE	/* command host, unless private/unusable (NAT) */
 };
 
+/* Users the processes run as when started as root (see sensor/sandbox.c). */
+#define WS_DEFAULT_SENSOR_USER "_wormsnare"
+#define WS_DEFAULT_FETCH_USER "_wormsnare-fetch"
+
 struct ws_config {
 	uint16_t ports[WS_CFG_MAX_PORTS];	/* watched TCP server ports */
 	size_t nports;
@@ -56,8 +60,13 @@ struct ws_config {
 	} reassembly;
 
 	struct {
+		char user[WS_CFG_USER_MAX];	/* the capturing process, when run as root */
+		bool seccomp;		/* system-call allow-lists on every process */
+	} privsep;
+
+	struct {
 		bool enabled;		/* live mode; offline replay needs --fetch */
-		char user[WS_CFG_USER_MAX];	/* unprivileged user when run as root */
+		char user[WS_CFG_USER_MAX];	/* the fetcher, when run as root */
 		int timeout;		/* seconds per retransmission, 1 .. 255 */
 		int retries;		/* 0 .. 100 */
 		int64_t max_size;	/* bytes, 1 .. 4 GiB */

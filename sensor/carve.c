@@ -9,6 +9,7 @@
  * stored for the same event is kept as the one copy.
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "output.h"
 #include "reassembly.h"
 #include "sensor.h"
 #include "tftp.h"
@@ -31,7 +33,7 @@
 
 struct recent_get {
 	uint64_t eventid;
-	uint32_t victim, attacker, host;	/* network order; host 0 when not IPv4 */
+	struct ws_addr victim, attacker, host;	/* host: WS_AF_NONE when not a literal */
 	char file[WS_FIELD_MAX];		/* basename, lower case */
 	time_t when;
 };
@@ -47,8 +49,8 @@ struct carve_file {
 struct ws_carve_store {
 	const struct ws_config *cfg;
 	int dirfd;
-	struct ws_tsv *log;
-	const struct ws_known *known;
+	ws_file_fn on_file;
+	void *on_file_arg;
 	struct ws_carver *tracker;
 	struct recent_get gets[RECENT_GETS];
 	unsigned next_get;
@@ -98,17 +100,17 @@ static void file_key(char *dst, size_t cap, const char *file)
 	dst[i] = '\0';
 }
 
-void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, uint32_t victim,
-			     uint32_t attacker, const char *host, const char *file,
-			     const struct timeval *ts)
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid,
+			     const struct ws_addr *victim, const struct ws_addr *attacker,
+			     const char *host, const char *file, const struct timeval *ts)
 {
 	struct recent_get *g = &cs->gets[cs->next_get++ % RECENT_GETS];
-	struct in_addr a;
 
 	g->eventid = eventid;
-	g->victim = victim;
-	g->attacker = attacker;
-	g->host = inet_pton(AF_INET, host, &a) == 1 ? a.s_addr : 0;
+	g->victim = *victim;
+	g->attacker = *attacker;
+	if (ws_addr_parse(host, &g->host) < 0)
+		memset(&g->host, 0, sizeof(g->host));
 	file_key(g->file, sizeof(g->file), file);
 	g->when = ts->tv_sec;
 }
@@ -127,9 +129,9 @@ static uint64_t match_get(const struct ws_carve_store *cs, const struct ws_carve
 
 		if (g->eventid == 0)
 			break;
-		if (g->victim != info->client || strcmp(g->file, want) != 0)
+		if (!ws_addr_eq(&g->victim, &info->client) || strcmp(g->file, want) != 0)
 			continue;
-		if (g->host != info->server && g->attacker != info->server)
+		if (!ws_addr_eq(&g->host, &info->server) && !ws_addr_eq(&g->attacker, &info->server))
 			continue;
 		if (age >= -EARLY_SLACK && age <= cs->cfg->carve.correlation_window)
 			return g->eventid;
@@ -231,28 +233,31 @@ static const char *end_status(enum ws_carve_end how, const struct ws_carve_info 
 	return buf;
 }
 
-static void log_wire_row(struct ws_carve_store *cs, const struct ws_carve_info *info,
-			 uint64_t eventid, const char *status, uint64_t bytes, const char *md5,
-			 const char *sha, const char *path, const char *known)
+static void report_file(struct ws_carve_store *cs, const struct ws_carve_info *info,
+			uint64_t eventid, const char *status, uint64_t bytes, const char *md5,
+			const char *sha, const char *path)
 {
-	char id[24] = "", when[40], server[32], sip[INET_ADDRSTRLEN], nbytes[24];
-	char file[WS_TFTP_NAME_MAX * 4 + 4], st[400], kn[600], pth[400];
-	const char *row[11];
+	char server[WS_ADDR_STRLEN + 8], ip[WS_ADDR_STRLEN];
+	struct ws_file_record r = {
+		.event_id = eventid,
+		.ts = info->last,
+		.filename = ws_bytes_str(info->filename),
+		.status = ws_bytes_str(status),
+		.bytes = bytes,
+		.md5 = md5,
+		.sha256 = sha,
+		.path = path,
+		.source = "wire",
+		.have_flow = true,
+		.proto = IPPROTO_UDP,
+		.client = {info->client, info->client_port},
+		.server_ep = {info->server, info->server_port},
+	};
 
-	if (eventid)
-		snprintf(id, sizeof(id), "%" PRIu64, eventid);
-	ws_format_time(when, sizeof(when), &info->last);
-	inet_ntop(AF_INET, &info->server, sip, sizeof(sip));
-	snprintf(server, sizeof(server), "%s:%u", sip, info->server_port);
-	snprintf(nbytes, sizeof(nbytes), "%" PRIu64, bytes);
-	ws_tsv_escape(file, sizeof(file), info->filename, strlen(info->filename));
-	ws_tsv_escape(st, sizeof(st), status, strlen(status));
-	ws_tsv_escape(kn, sizeof(kn), known, strlen(known));
-	ws_tsv_escape(pth, sizeof(pth), path, strlen(path));
-	row[0] = id; row[1] = when; row[2] = server; row[3] = file; row[4] = st;
-	row[5] = nbytes; row[6] = md5; row[7] = sha; row[8] = pth; row[9] = "wire"; row[10] = kn;
-	if (ws_tsv_row(cs->log, row, 11) < 0)
-		cs->st.log_errors++;
+	snprintf(server, sizeof(server), "%s:%u", ws_addr_str(&info->server, ip, sizeof(ip)),
+		 info->server_port);
+	r.server = ws_bytes_str(server);
+	cs->on_file(cs->on_file_arg, &r);
 }
 
 static void carve_close(void *arg, void *handle, const struct ws_carve_info *info,
@@ -262,7 +267,6 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 	struct carve_file *f = handle;
 	char stem[80], final[256] = "", md5[33] = "", sha[65] = "", sbuf[160];
 	const char *status = end_status(how, info, sbuf, sizeof(sbuf));
-	const char *known = "";
 	bool complete = how == WS_CARVE_COMPLETE;
 
 	ws_store_stem(stem, sizeof(stem), info->filename);
@@ -280,10 +284,6 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 		complete = false;
 	}
 	if (complete) {
-		const char *k = ws_known_lookup(cs->known, md5, sha);
-
-		known = k ? k : "";
-		cs->st.known += k != NULL;
 		if (!place_file(cs, f, stem, "", final, sizeof(final))) {
 			status = "store-error";
 			final[0] = md5[0] = sha[0] = '\0';
@@ -301,14 +301,13 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 	}
 	close(f->fd);
 	unlinkat(cs->dirfd, f->tmp, 0);
-	log_wire_row(cs, info, f->eventid, status, complete ? info->bytes : f->end, md5, sha,
-		     final, known);
+	report_file(cs, info, f->eventid, status, complete ? info->bytes : f->end, md5, sha, final);
 	free(f);
 }
 
 struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
-					  struct ws_tsv *fetch_log, const struct ws_known *known,
-					  char *err, size_t errlen)
+					  ws_file_fn on_file, void *arg, char *err,
+					  size_t errlen)
 {
 	struct ws_carve_store *cs = calloc(1, sizeof(*cs));
 	struct ws_carve_params p = {
@@ -325,8 +324,8 @@ struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd
 	}
 	cs->cfg = cfg;
 	cs->dirfd = dirfd;
-	cs->log = fetch_log;
-	cs->known = known;
+	cs->on_file = on_file;
+	cs->on_file_arg = arg;
 	p.arg = cs;
 	cs->tracker = ws_carver_new(&p);
 	if (!cs->tracker) {
@@ -340,9 +339,11 @@ struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd
 void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
 			     const uint8_t *payload, size_t len, const struct timeval *ts)
 {
+	struct ws_endpoint src = {ws_addr_v4(key->saddr), key->sport};
+	struct ws_endpoint dst = {ws_addr_v4(key->daddr), key->dport};
+
 	if (cs->tracker)
-		ws_carver_datagram(cs->tracker, ts, key->saddr, key->sport, key->daddr, key->dport,
-			   payload, len);
+		ws_carver_datagram(cs->tracker, ts, &src, &dst, payload, len);
 }
 
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now)

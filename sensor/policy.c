@@ -5,6 +5,8 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,13 +21,13 @@ const char *ws_fetch_verdict_name(enum ws_fetch_verdict v)
 		[WS_FETCH_NONE] = "", [WS_FETCH_QUEUED] = "queued",
 		[WS_FETCH_DISABLED] = "disabled", [WS_FETCH_DENIED] = "denied",
 		[WS_FETCH_DUPLICATE] = "duplicate", [WS_FETCH_RATE_LIMITED] = "rate-limited",
-		[WS_FETCH_QUEUE_FULL] = "queue-full",
+		[WS_FETCH_QUEUE_FULL] = "queue-full", [WS_FETCH_INVALID_NAME] = "invalid-name",
 	};
 
 	return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "unknown";
 }
 
-bool ws_addr_is_nonpublic(uint32_t a)
+static bool v4_nonpublic(uint32_t a)
 {
 	static const struct ws_cidr nonpublic[] = {
 		{0x00000000, 0xff000000},	/* 0/8 unspecified, "this network" */
@@ -42,21 +44,26 @@ bool ws_addr_is_nonpublic(uint32_t a)
 	return ws_cidr_match(nonpublic, sizeof(nonpublic) / sizeof(nonpublic[0]), a);
 }
 
-/* Only dotted IPv4 counts: a name would need DNS, which the attacker steers. */
-static bool command_addr(const char *host, uint32_t *addr)
+/* IPv6 is not fetched from yet: every IPv6 address counts as non-public. */
+bool ws_addr_is_nonpublic(const struct ws_addr *a)
 {
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, host, &a) != 1)
-		return false;
-	*addr = ntohl(a.s_addr);
-	return true;
+	return !ws_addr_is_v4(a) || v4_nonpublic(ws_addr_v4_host(a));
 }
 
-int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host, uint32_t conn_src,
-			  uint32_t *server)
+/*
+ * Only an address literal counts: a name would need DNS, which the attacker
+ * steers. The literal is read as the dotted quad it is; the shell model
+ * hands over what Windows' inet_addr made of other forms.
+ */
+static bool command_addr(const char *host, struct ws_addr *addr)
 {
-	uint32_t named;
+	return ws_addr_parse(host, addr) == 0 && ws_addr_is_v4(addr);
+}
+
+int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host,
+			  const struct ws_addr *conn_src, struct ws_addr *server)
+{
+	struct ws_addr named;
 	bool usable = command_addr(cmd_host, &named);
 
 	switch (cfg->fetch.server) {
@@ -66,12 +73,12 @@ int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host, uin
 		*server = named;
 		return 0;
 	case WS_SERVER_SOURCE:
-		*server = conn_src;
+		*server = *conn_src;
 		return 0;
 	case WS_SERVER_COMMAND_THEN_SOURCE:
 		/* the NAT case: a private address typed, a public one connecting */
-		if (!usable || (ws_addr_is_nonpublic(named) && !ws_addr_is_nonpublic(conn_src)))
-			*server = conn_src;
+		if (!usable || (ws_addr_is_nonpublic(&named) && !ws_addr_is_nonpublic(conn_src)))
+			*server = *conn_src;
 		else
 			*server = named;
 		return 0;
@@ -79,11 +86,62 @@ int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host, uin
 	return -1;
 }
 
-bool ws_policy_allowed(const struct ws_config *cfg, uint32_t server)
+bool ws_policy_allowed(const struct ws_config *cfg, const struct ws_addr *server)
 {
-	if (ws_cidr_match(cfg->fetch.deny, cfg->fetch.ndeny, server))
+	uint32_t a = ws_addr_v4_host(server);
+
+	if (!ws_addr_is_v4(server) || ws_cidr_match(cfg->fetch.deny, cfg->fetch.ndeny, a))
 		return false;
-	return cfg->fetch.nallow == 0 || ws_cidr_match(cfg->fetch.allow, cfg->fetch.nallow, server);
+	return cfg->fetch.nallow == 0 || ws_cidr_match(cfg->fetch.allow, cfg->fetch.nallow, a);
+}
+
+/* ------------------------------------------------------- own addresses */
+
+#define SELF_MAX 256
+
+struct ws_selfaddrs {
+	size_t n;
+	struct ws_addr a[SELF_MAX];
+};
+
+static void self_add(struct ws_selfaddrs *s, const struct sockaddr *sa)
+{
+	if (!sa || s->n == SELF_MAX)
+		return;
+	if (sa->sa_family == AF_INET)
+		s->a[s->n++] = ws_addr_v4(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+}
+
+/* Every interface's addresses and (IPv4) broadcast addresses. */
+struct ws_selfaddrs *ws_selfaddrs_load(void)
+{
+	struct ws_selfaddrs *s = calloc(1, sizeof(*s));
+	struct ifaddrs *ifa, *i;
+
+	if (!s)
+		return NULL;
+	if (getifaddrs(&ifa) < 0)
+		return s;
+	for (i = ifa; i; i = i->ifa_next) {
+		self_add(s, i->ifa_addr);
+		if (i->ifa_flags & IFF_BROADCAST)
+			self_add(s, i->ifa_broadaddr);
+	}
+	freeifaddrs(ifa);
+	return s;
+}
+
+bool ws_selfaddrs_has(const struct ws_selfaddrs *s, const struct ws_addr *a)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (ws_addr_eq(&s->a[i], a))
+			return true;
+	return false;
+}
+
+void ws_selfaddrs_free(struct ws_selfaddrs *s)
+{
+	free(s);
 }
 
 /* ----------------------------------------------------------------- dedup */
@@ -100,12 +158,12 @@ struct ws_dedup {
 };
 
 /* FNV-1a over the server and the lower-cased file name. */
-static uint64_t dedup_hash(uint32_t server, const char *file)
+static uint64_t dedup_hash(const struct ws_addr *server, const char *file)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	for (int i = 0; i < 4; i++) {
-		h ^= (server >> (8 * i)) & 0xff;
+	for (size_t i = 0; i < ws_addr_len(server); i++) {
+		h ^= server->a[i];
 		h *= 0x100000001b3ull;
 	}
 	for (; *file; file++) {
@@ -131,7 +189,8 @@ struct ws_dedup *ws_dedup_new(size_t slots)
  * Direct-mapped: a collision forgets the older entry, so the table stays
  * bounded; at worst a file is fetched twice, never wrongly skipped.
  */
-bool ws_dedup_check(struct ws_dedup *d, uint32_t server, const char *file, time_t now, int window)
+bool ws_dedup_check(struct ws_dedup *d, const struct ws_addr *server, const char *file,
+		    time_t now, int window)
 {
 	uint64_t h = dedup_hash(server, file);
 	struct dedup_slot *s = &d->slot[h % d->n];
@@ -156,7 +215,7 @@ void ws_dedup_free(struct ws_dedup *d)
 #define RATE_WINDOW 60
 
 struct rate_slot {
-	uint32_t server;
+	struct ws_addr server;
 	time_t start;
 	int count;
 };
@@ -185,17 +244,17 @@ struct ws_ratelimit *ws_ratelimit_new(size_t slots)
  * fresh count: collisions can only make us more generous to a server, but
  * the global budget still holds.
  */
-bool ws_ratelimit_take(struct ws_ratelimit *r, uint32_t server, time_t now, int per_server,
-		       int global)
+bool ws_ratelimit_take(struct ws_ratelimit *r, const struct ws_addr *server, time_t now,
+		       int per_server, int global)
 {
-	struct rate_slot *s = &r->slot[(server * 2654435761u) % r->n];
+	struct rate_slot *s = &r->slot[dedup_hash(server, "") % r->n];
 
 	if (now - r->start >= RATE_WINDOW || now < r->start) {
 		r->start = now;
 		r->count = 0;
 	}
-	if (s->server != server || now - s->start >= RATE_WINDOW || now < s->start) {
-		s->server = server;
+	if (!ws_addr_eq(&s->server, server) || now - s->start >= RATE_WINDOW || now < s->start) {
+		s->server = *server;
 		s->start = now;
 		s->count = 0;
 	}

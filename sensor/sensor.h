@@ -1,6 +1,7 @@
 /*
- * sensor/ — the whole interface: command matcher, TSV writing, event log,
- * capture (layer-2 stripping, BPF), fetch policy and privilege separation.
+ * sensor/ — the whole interface: the processes (monitor, sensor, fetcher
+ * entry), the command matcher, capture, fetch policy, wire carving store,
+ * privilege separation and sandboxing.
  */
 #ifndef WS_SENSOR_H
 #define WS_SENSOR_H
@@ -8,8 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <sys/types.h>
+
+#include "base.h"
 
 struct ws_config;
 
@@ -50,44 +54,6 @@ size_t ws_match_line(const char *line, size_t len, struct ws_match_ctx *ctx,
 		     struct ws_match *out);
 
 const char *ws_action_name(enum ws_action a);
-
-/* ------------------------------------------------------------- TSV files */
-
-/*
- * Escape src[0..len) into dst (capacity cap, always NUL-terminated) so it can
- * never split or forge a TSV row: backslash, tab, CR, LF and every byte
- * outside 0x20..0x7e become \xNN; a leading '#' becomes \x23. A value that
- * does not fit is cut and ends in "..." . Returns strlen(dst).
- */
-size_t ws_tsv_escape(char *dst, size_t cap, const char *src, size_t len);
-
-/*
- * An append-only TSV log in a directory. Rows go out with one write(2) on an
- * O_APPEND descriptor; a row that cannot be written whole is reported, never
- * half-written by us.
- */
-struct ws_tsv {
-	int dirfd;
-	int fd;
-	char name[256];
-	const char *header;	/* without the newline */
-};
-
-/* Open (create with header if new or empty). 0, or -1 with err set. */
-int ws_tsv_open(struct ws_tsv *t, int dirfd, const char *name, const char *header,
-		char *err, size_t errlen);
-/* Take over a log already open as fd (inherited from the parent process). */
-void ws_tsv_adopt(struct ws_tsv *t, int dirfd, const char *name, const char *header, int fd);
-/* Reopen by name (after logrotate moved the file). 0 or -1. */
-int ws_tsv_reopen(struct ws_tsv *t, char *err, size_t errlen);
-/* Write fields (already escaped) joined by tabs plus LF. 0 or -1 (errno set). */
-int ws_tsv_row(struct ws_tsv *t, const char *const *fields, size_t n);
-void ws_tsv_close(struct ws_tsv *t);
-/* Largest first-column number in an existing log (0 if none). */
-uint64_t ws_tsv_last_id(int dirfd, const char *name);
-
-/* ISO 8601 UTC with microseconds: 2003-08-19T14:00:17.918435Z */
-void ws_format_time(char *dst, size_t cap, const struct timeval *tv);
 
 /* ----------------------------------------------------------------- capture */
 
@@ -138,27 +104,38 @@ long ws_l2_ipv4_offset(int dlt, const uint8_t *frame, size_t caplen);
 enum ws_fetch_verdict {
 	WS_FETCH_NONE = 0,	/* not a GET */
 	WS_FETCH_QUEUED, WS_FETCH_DISABLED, WS_FETCH_DENIED,
-	WS_FETCH_DUPLICATE, WS_FETCH_RATE_LIMITED, WS_FETCH_QUEUE_FULL
+	WS_FETCH_DUPLICATE, WS_FETCH_RATE_LIMITED, WS_FETCH_QUEUE_FULL,
+	WS_FETCH_INVALID_NAME
 };
 const char *ws_fetch_verdict_name(enum ws_fetch_verdict v);
 
 /*
- * Pick the server to fetch from: the command's host (dotted IPv4 only; names
- * are never resolved) or the connection's source, by policy. Addresses in
- * host order. Returns 0 with *server set, or -1 when no usable server.
+ * Pick the server to fetch from: the command's host (an address literal
+ * only; names are never resolved) or the connection's source, by policy.
+ * Returns 0 with *server set, or -1 when no usable server.
  */
 int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host,
-			  uint32_t conn_src, uint32_t *server);
-/* Allowed by allow/deny lists? */
-bool ws_policy_allowed(const struct ws_config *cfg, uint32_t server);
+			  const struct ws_addr *conn_src, struct ws_addr *server);
+/* Allowed by the allow/deny lists? */
+bool ws_policy_allowed(const struct ws_config *cfg, const struct ws_addr *server);
 /* RFC 1918, loopback, link-local, CGNAT, unspecified, multicast, broadcast. */
-bool ws_addr_is_nonpublic(uint32_t addr);
+bool ws_addr_is_nonpublic(const struct ws_addr *a);
+
+/*
+ * Addresses never fetched from whatever the lists say: the sensor's own
+ * addresses and its interfaces' broadcast addresses (from getifaddrs at
+ * start), and per request the victim's address.
+ */
+struct ws_selfaddrs;
+struct ws_selfaddrs *ws_selfaddrs_load(void);
+bool ws_selfaddrs_has(const struct ws_selfaddrs *s, const struct ws_addr *a);
+void ws_selfaddrs_free(struct ws_selfaddrs *s);
 
 /* Remembers (server, file) fetches for the duplicate window. */
 struct ws_dedup;
 struct ws_dedup *ws_dedup_new(size_t slots);
 /* true if seen within window seconds of now; records it otherwise. */
-bool ws_dedup_check(struct ws_dedup *d, uint32_t server, const char *file,
+bool ws_dedup_check(struct ws_dedup *d, const struct ws_addr *server, const char *file,
 		    time_t now, int window);
 void ws_dedup_free(struct ws_dedup *d);
 
@@ -166,8 +143,8 @@ void ws_dedup_free(struct ws_dedup *d);
 struct ws_ratelimit;
 struct ws_ratelimit *ws_ratelimit_new(size_t slots);
 /* true (and counted) if a fetch from server at now fits both budgets. */
-bool ws_ratelimit_take(struct ws_ratelimit *r, uint32_t server, time_t now, int per_server,
-		       int global);
+bool ws_ratelimit_take(struct ws_ratelimit *r, const struct ws_addr *server, time_t now,
+		       int per_server, int global);
 void ws_ratelimit_free(struct ws_ratelimit *r);
 
 /* blast_<stem>_<id>.bin stem: basename, no extension, [A-Za-z0-9._-], no leading '.'. */
@@ -177,26 +154,29 @@ void ws_store_stem(char *dst, size_t cap, const char *file);
 
 struct ws_known;
 struct ws_flow_key;
+struct ws_file_record;
+
+/* Where the carve store hands each file record (the supervisor logs it). */
+typedef void (*ws_file_fn)(void *arg, struct ws_file_record *r);
 
 /*
  * Stores files carved from TFTP transfers seen on the wire: under the name of
  * the GET event they answer (blast_<stem>_<eventid>.bin), else as
- * tftp_<stem>_<n>.bin, each logged to the fetch log with Source "wire".
+ * tftp_<stem>_<n>.bin, each reported as a file record with Source "wire".
  */
 struct ws_carve_store;
 
 struct ws_carve_store_stats {
 	uint64_t stored, correlated, already_stored, partial_kept, failed, limit_hits;
-	uint64_t known, log_errors;
 };
 
 struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
-					  struct ws_tsv *fetch_log, const struct ws_known *known,
-					  char *err, size_t errlen);
-/* A GET event: victim and attacker in network order, host as typed. */
-void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, uint32_t victim,
-			     uint32_t attacker, const char *host, const char *file,
-			     const struct timeval *ts);
+					  ws_file_fn on_file, void *arg, char *err,
+					  size_t errlen);
+/* A GET event: the victim, the attacker, the host as typed. */
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid,
+			     const struct ws_addr *victim, const struct ws_addr *attacker,
+			     const char *host, const char *file, const struct timeval *ts);
 void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
 			     const uint8_t *payload, size_t len, const struct timeval *ts);
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now);
@@ -211,18 +191,126 @@ void ws_carve_store_free(struct ws_carve_store *cs);
 /* Hex MD5 and SHA-256 of a file's first size bytes (nettle). 0 or -1 (errno). */
 int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65]);
 
-/* ------------------------------------------------------------- privileges */
+/* ------------------------------------------------- privileges and sandbox */
 
+/* A user to switch to. */
+struct ws_ids {
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
+
+enum ws_role { WS_ROLE_MONITOR, WS_ROLE_SENSOR, WS_ROLE_FETCHER };
+
+/* prctl(PR_SET_NAME): ws-monitor, ws-sensor, ws-fetcher. */
+void ws_set_proc_name(const char *name);
+/*
+ * privsep.user and fetch.user, with the fallbacks for a machine where they
+ * were never created (nobody; an unused uid). They always differ. 0 or -1.
+ */
+int ws_resolve_users(const struct ws_config *cfg, struct ws_ids *sensor, struct ws_ids *fetcher,
+		     char *err, size_t errlen);
 /*
  * Drop root for good: chroot(dir) when dir != NULL, chdir("/"), setgroups,
- * setresgid, setresuid, then check root cannot be regained. No-op when not
- * root. 0, or -1 with err naming the step that failed.
+ * setresgid, setresuid, check root cannot be regained, clear every
+ * capability. Not root: only the capabilities are cleared. 0, or -1 with
+ * err naming the step that failed.
  */
-int ws_drop_privs(const char *user, const char *chroot_dir, char *err, size_t errlen);
+int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen);
+/* Make fd (a directory or file) owned by ids. No-op unless root. */
+int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen);
+/* The monitor keeps CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT and CAP_KILL only. */
+int ws_monitor_caps(char *err, size_t errlen);
+/* no_new_privs, then the role's system-call allow-list. 0 or -1. */
+int ws_seccomp_apply(enum ws_role role, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ processes */
+
+enum ws_fetch_mode { WS_FETCH_MODE_DEFAULT, WS_FETCH_MODE_ON, WS_FETCH_MODE_OFF };
+
+/* What the command line asked for. */
+struct ws_options {
+	const char **read_files;	/* -r, several allowed */
+	size_t nread;
+	const char *iface;
+	const char *config, *outdir;
+	enum ws_fetch_mode fetch;
+	bool verbose;
+};
+
+/* One run: the options, the loaded config, the users. */
+struct ws_run {
+	struct ws_options opt;
+	struct ws_config cfg;
+	bool fetch_on;
+	struct ws_ids sensor_ids, fetch_ids;
+	char samples_dir[1100];		/* output.dir + "/fetched" */
+};
+
 /*
- * Make the output dir or a file in it owned by user, so the processes may
- * still write, rotate and reopen after dropping root. No-op unless root.
+ * ws-monitor: forks the capturing process (ws-sensor) and, whenever it asks,
+ * a fetcher re-executed from a clean image; forwards signals; reaps and
+ * reports children; exits with the sensor's status.
  */
-int ws_give_to_user(const char *user, int fd, char *err, size_t errlen);
+int ws_monitor_run(struct ws_run *run);
+
+/* ws-sensor: capture, analysis, EventIDs, every log. ctl: its socket to the monitor. */
+int ws_sensor_run(struct ws_run *run, int ctl);
+
+/* The fetcher's entry after re-exec: argv as the monitor built it. Never returns. */
+void ws_fetcher_child_main(int argc, char **argv);
+#define WS_FETCHER_CHILD_FLAG "--ws-fetcher-child"
+
+/* ------------------------------------------------------------ supervisor */
+
+/* A command the analysis recognised, as the supervisor needs it. */
+struct ws_cmd_event {
+	enum ws_action action;
+	struct timeval ts;
+	struct ws_endpoint attacker, victim;
+	const char *file;		/* NUL-terminated, raw */
+	const char *host;		/* as typed, "" when none */
+	bool name_ok;			/* usable for fetching (no control bytes, not too long) */
+};
+
+#define WS_SUPER_RESULT_KINDS 16
+
+struct ws_super_stats {
+	uint64_t events_by_action[WS_ACT_EXEC + 1];
+	uint64_t verdicts[WS_FETCH_INVALID_NAME + 1];
+	uint64_t known, log_errors, fetcher_restarts, protocol_errors;
+	struct {
+		char kind[32];
+		uint64_t n;
+	} results[WS_SUPER_RESULT_KINDS];
+};
+
+struct ws_super;
+struct ws_warn_record;
+
+/*
+ * Opens the output directory, the writers, the sequence file and the
+ * samples area (fetched/, given to the fetch user). Call before dropping
+ * privileges. NULL with err set.
+ */
+struct ws_super *ws_super_open(struct ws_run *run, int ctl, char *err, size_t errlen);
+int ws_super_dirfd(const struct ws_super *s);
+/* Logs the command (every writer), decides and queues its fetch; returns its EventID. */
+uint64_t ws_super_command(struct ws_super *s, const struct ws_cmd_event *ev);
+/* A file record (wire or fetch): Known filled in, written. */
+void ws_super_file(struct ws_super *s, struct ws_file_record *r);
+void ws_super_warning(struct ws_super *s, const struct ws_warn_record *r);
+/* Results from the fetcher and messages from the monitor; never blocks. */
+void ws_super_poll(struct ws_super *s);
+void ws_super_probe_fetcher(struct ws_super *s);
+void ws_super_reopen(struct ws_super *s);
+const struct ws_super_stats *ws_super_stats(const struct ws_super *s);
+/* Wait for outstanding fetches (until *stop), log what stays unanswered. */
+void ws_super_finish(struct ws_super *s, volatile sig_atomic_t *stop);
+void ws_super_close(struct ws_super *s);
+
+/* Monitor <-> sensor control messages (SOCK_SEQPACKET). */
+#define WS_CTL_SPAWN_FETCHER 0x5753434eu	/* sensor -> monitor: "WSCN" */
+#define WS_CTL_FETCHER 0x57534346u		/* monitor -> sensor: "WSCF" + fd */
 
 #endif

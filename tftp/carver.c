@@ -64,9 +64,12 @@ const char *ws_carve_end_name(enum ws_carve_end e)
 
 /* ------------------------------------------------------------ bookkeeping */
 
-static struct xfer **chain(const struct ws_carver *c, uint32_t addr, uint16_t port)
+static struct xfer **chain(const struct ws_carver *c, const struct ws_addr *addr, uint16_t port)
 {
-	uint32_t h = addr * 0x9e3779b1u ^ (uint32_t)port * 0x85ebca6bu;
+	uint32_t h = (uint32_t)port * 0x85ebca6bu;
+
+	for (size_t i = 0; i < ws_addr_len(addr); i++)
+		h = (h ^ addr->a[i]) * 0x9e3779b1u;
 
 	h ^= h >> 15;
 	h *= 0x2c1b3c6du;
@@ -75,10 +78,10 @@ static struct xfer **chain(const struct ws_carver *c, uint32_t addr, uint16_t po
 }
 
 /* The client's address and port are the one end of a transfer that never moves. */
-static struct xfer *find(const struct ws_carver *c, uint32_t client, uint16_t port)
+static struct xfer *find(const struct ws_carver *c, const struct ws_addr *client, uint16_t port)
 {
 	for (struct xfer *x = *chain(c, client, port); x; x = x->next)
-		if (x->info.client == client && x->info.client_port == port)
+		if (ws_addr_eq(&x->info.client, client) && x->info.client_port == port)
 			return x;
 	return NULL;
 }
@@ -156,7 +159,7 @@ static void xfer_free(struct xfer *x)
 /* The transfer is over: tell the caller once, and forget it. */
 static void xfer_end(struct ws_carver *c, struct xfer *x, enum ws_carve_end how)
 {
-	struct xfer **pp = chain(c, x->info.client, x->info.client_port);
+	struct xfer **pp = chain(c, &x->info.client, x->info.client_port);
 
 	while (*pp != x)
 		pp = &(*pp)->next;
@@ -187,8 +190,8 @@ static void xfer_end(struct ws_carver *c, struct xfer *x, enum ws_carve_end how)
 	xfer_free(x);
 }
 
-static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts, uint32_t client,
-			       uint16_t cport, uint32_t server, uint16_t sport,
+static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts,
+			       const struct ws_endpoint *client, const struct ws_endpoint *server,
 			       const struct ws_tftp_pkt *req)
 {
 	struct xfer *x;
@@ -199,10 +202,10 @@ static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts, ui
 	if (!x)
 		return NULL;
 	x->info.serial = ++c->serial;
-	x->info.client = client;
-	x->info.client_port = cport;
-	x->info.server = server;
-	x->info.server_port = sport;
+	x->info.client = client->addr;
+	x->info.client_port = client->port;
+	x->info.server = server->addr;
+	x->info.server_port = server->port;
 	x->info.upload = req->op == WS_TFTP_WRQ;
 	memcpy(x->info.filename, req->filename, sizeof(x->info.filename));
 	memcpy(x->info.mode, req->mode, sizeof(x->info.mode));
@@ -214,8 +217,8 @@ static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts, ui
 	}
 	x->info.first = x->info.last = *ts;
 
-	x->next = *chain(c, client, cport);
-	*chain(c, client, cport) = x;
+	x->next = *chain(c, &client->addr, client->port);
+	*chain(c, &client->addr, client->port) = x;
 	lru_push(c, x);
 	c->active++;
 	c->st.transfers++;
@@ -226,28 +229,30 @@ static struct xfer *xfer_alloc(struct ws_carver *c, const struct timeval *ts, ui
 
 /* -------------------------------------------------------------- protocol */
 
-static bool same_request(const struct xfer *x, uint32_t server, const struct ws_tftp_pkt *req)
+static bool same_request(const struct xfer *x, const struct ws_addr *server,
+			 const struct ws_tftp_pkt *req)
 {
-	return x->info.server == server && x->info.upload == (req->op == WS_TFTP_WRQ) &&
+	return ws_addr_eq(&x->info.server, server) && x->info.upload == (req->op == WS_TFTP_WRQ) &&
 	       strcmp(x->info.filename, req->filename) == 0;
 }
 
-static void on_request(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
-		       uint16_t sport, uint32_t daddr, uint16_t dport, const struct ws_tftp_pkt *req)
+static void on_request(struct ws_carver *c, const struct timeval *ts,
+		       const struct ws_endpoint *src, const struct ws_endpoint *dst,
+		       const struct ws_tftp_pkt *req)
 {
-	struct xfer *x = find(c, saddr, sport);
+	struct xfer *x = find(c, &src->addr, src->port);
 
 	if (!req->filename[0] || !req->mode[0]) {
 		c->st.malformed++;	/* RFC 1350 wants both */
 		return;
 	}
-	if (x && x->top == 0 && same_request(x, daddr, req)) {
+	if (x && x->top == 0 && same_request(x, &dst->addr, req)) {
 		touch(c, x, ts);	/* the client sending its request again */
 		return;
 	}
 	if (x)			/* the client port was reused: the old one is over */
 		xfer_end(c, x, WS_CARVE_INCOMPLETE);
-	x = xfer_alloc(c, ts, saddr, sport, daddr, dport, req);
+	x = xfer_alloc(c, ts, src, dst, req);
 	if (x && x->info.tsize_set && x->info.tsize > c->p.max_file_size)
 		xfer_end(c, x, WS_CARVE_TOO_LARGE);
 }
@@ -421,33 +426,34 @@ static bool opens_tid(const struct xfer *x, enum ws_tftp_op op)
 }
 
 /* The transfer this datagram belongs to by its addresses, if any. */
-static struct xfer *match(const struct ws_carver *c, uint32_t saddr, uint16_t sport,
-			  uint32_t daddr, uint16_t dport, bool *from_server)
+static struct xfer *match(const struct ws_carver *c, const struct ws_endpoint *src,
+			  const struct ws_endpoint *dst, bool *from_server)
 {
-	struct xfer *x = find(c, daddr, dport);
+	struct xfer *x = find(c, &dst->addr, dst->port);
 
-	if (x && x->info.server == saddr) {
+	if (x && ws_addr_eq(&x->info.server, &src->addr)) {
 		*from_server = true;
 		return x;
 	}
-	x = find(c, saddr, sport);
-	if (x && x->info.server == daddr) {
+	x = find(c, &src->addr, src->port);
+	if (x && ws_addr_eq(&x->info.server, &dst->addr)) {
 		*from_server = false;
 		return x;
 	}
 	return NULL;
 }
 
-void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
-			uint16_t sport, uint32_t daddr, uint16_t dport, const uint8_t *payload,
-			size_t len)
+void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts,
+			const struct ws_endpoint *src, const struct ws_endpoint *dst,
+			const uint8_t *payload, size_t len)
 {
+	uint16_t sport = src->port, dport = dst->port;
 	struct ws_tftp_pkt pkt;
 	bool from_server = false;
 	struct xfer *x;
 
 	c->st.datagrams++;
-	x = match(c, saddr, sport, daddr, dport, &from_server);
+	x = match(c, src, dst, &from_server);
 	if (!x && dport != c->p.server_port)
 		return;		/* not TFTP as far as we know */
 	if (ws_tftp_decode(payload, len, &pkt) != WS_TFTP_OK) {
@@ -456,7 +462,7 @@ void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t 
 	}
 	if ((pkt.op == WS_TFTP_RRQ || pkt.op == WS_TFTP_WRQ) && dport == c->p.server_port &&
 	    !from_server) {
-		on_request(c, ts, saddr, sport, daddr, dport, &pkt);
+		on_request(c, ts, src, dst, &pkt);
 		return;
 	}
 	if (!x)

@@ -1,10 +1,10 @@
 /*
  * tftp/ — the whole interface: the TFTP codec (RFC 1350, 2347-2349), the
- * client transfer engine built on it, and the fetcher process.
+ * client transfer engine built on it, and the passive tracker.
  *
  * The codec knows nothing of sockets, files or policy; the client engine
- * knows sockets but not files (data goes to a sink callback); the fetcher is
- * the policy-free worker that stores what the sensor asks for.
+ * knows sockets but not files (data goes to a sink callback); the tracker
+ * follows transfers seen on the wire. The fetcher process is in fetch/.
  */
 #ifndef WS_TFTP_H
 #define WS_TFTP_H
@@ -16,6 +16,8 @@
 #include <nettle/md5.h>
 #include <nettle/sha2.h>
 #include <sys/time.h>
+
+#include "base.h"
 
 /* ------------------------------------------------------------------ codec */
 
@@ -123,53 +125,6 @@ int ws_hash_sink_write(void *arg, const uint8_t *data, size_t len);
 /* Lower-case hex digests of everything written; ends the hashing. */
 void ws_hash_sink_hex(struct ws_hash_sink *s, char md5_hex[33], char sha256_hex[65]);
 
-/* ---------------------------------------------------------------- fetcher */
-
-#define WS_FETCH_STEM_MAX 72
-#define WS_FETCH_STATUS_MAX 160
-
-/* sensor -> fetcher, one SOCK_SEQPACKET message; strings NUL-terminated. */
-struct ws_fetch_req {
-	uint32_t type;			/* WS_FETCH_MSG_REQ */
-	uint64_t eventid;
-	uint32_t server;		/* host order: where to send the RRQ */
-	uint16_t port;
-	char remote[256];		/* file name to ask for (raw, from the wire) */
-	char stem[WS_FETCH_STEM_MAX];	/* sanitized: blast_<stem>_<eventid>.bin */
-};
-
-/* fetcher -> sensor, one per request, when it is finished. */
-struct ws_fetch_res {
-	uint32_t type;			/* WS_FETCH_MSG_RES */
-	uint64_t eventid;
-	uint64_t bytes;
-	bool ok;
-	char status[WS_FETCH_STATUS_MAX];
-};
-
-#define WS_FETCH_MSG_REQ 0x57535251u	/* "WSRQ" */
-#define WS_FETCH_MSG_RES 0x57535253u	/* "WSRS" */
-
-/* The fetch log is shared: the fetcher's rows say "fetch", carved ones "wire". */
-#define WS_FETCHLOG_HEADER \
-	"EventID\tTime\tServer\tFileName\tStatus\tBytes\tMD5\tSHA256\tPath\tSource\tKnown"
-#define WS_FETCHLOG_COLUMNS 11
-
-struct ws_known;
-
-struct ws_fetcher_params {
-	int sock;		/* our end of the socketpair */
-	int dirfd;		/* where samples and the log go */
-	const char *fetch_log;	/* file name inside dirfd */
-	int fetch_log_fd;	/* the log already open (O_APPEND), or -1 to open it */
-	unsigned timeout_s, retries, blksize, concurrency, queue_size;
-	uint64_t max_size;
-	const struct ws_known *known;	/* tags the Known column; may be NULL */
-};
-
-/* The fetcher process's main loop; returns the process exit status. */
-int ws_fetcher_run(const struct ws_fetcher_params *p);
-
 /* -------------------------------------------------------- passive tracker */
 
 /*
@@ -190,7 +145,7 @@ enum ws_carve_end {
 
 struct ws_carve_info {
 	uint64_t serial;		/* tracker's own counter, from 1 */
-	uint32_t client, server;	/* network byte order; client sent the request */
+	struct ws_addr client, server;	/* client sent the request */
 	uint16_t client_port, server_port;	/* server_port: where the request went */
 	uint16_t data_port;		/* the server's TID, 0 until seen */
 	bool upload;			/* WRQ: DATA flows client -> server */
@@ -234,10 +189,10 @@ struct ws_carve_stats {
 struct ws_carver;
 
 struct ws_carver *ws_carver_new(const struct ws_carve_params *p);
-/* One UDP datagram's payload; addresses network order, ports host order. */
-void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts, uint32_t saddr,
-			uint16_t sport, uint32_t daddr, uint16_t dport, const uint8_t *payload,
-			size_t len);
+/* One UDP datagram's payload, from src to dst. */
+void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts,
+			const struct ws_endpoint *src, const struct ws_endpoint *dst,
+			const uint8_t *payload, size_t len);
 /* End transfers idle longer than idle_timeout at capture time now. */
 void ws_carver_sweep(struct ws_carver *c, const struct timeval *now);
 const struct ws_carve_stats *ws_carver_stats(const struct ws_carver *c);

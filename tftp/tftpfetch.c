@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "sensor.h"
+#include "output.h"
 #include "tftp.h"
 
 static void usage(FILE *to)

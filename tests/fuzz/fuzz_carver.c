@@ -68,10 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ts.tv_sec += (f >> 4) & 7;
 		if (f & 0x80)
 			ws_carver_sweep(c, &ts);
+		struct ws_endpoint ce = {ws_addr_v4(client), cport}, se = {ws_addr_v4(server), sport};
+
 		if (from_client)
-			ws_carver_datagram(c, &ts, client, cport, server, sport, data, len);
+			ws_carver_datagram(c, &ts, &ce, &se, data, len);
 		else
-			ws_carver_datagram(c, &ts, server, sport, client, cport, data, len);
+			ws_carver_datagram(c, &ts, &se, &ce, data, len);
 		data += len;
 		size -= len;
 	}

@@ -198,7 +198,9 @@ static void feed_raw(struct ws_carver *c, const struct timeval *ts, uint32_t sad
 		exit(2);
 	if (len)
 		memcpy(copy, b, len);
-	ws_carver_datagram(c, ts, saddr, sport, daddr, dport, copy, len);
+	struct ws_endpoint src = {ws_addr_v4(saddr), sport}, dst = {ws_addr_v4(daddr), dport};
+
+	ws_carver_datagram(c, ts, &src, &dst, copy, len);
 	free(copy);
 }
 
@@ -350,7 +352,8 @@ static void test_plain_rrq(void)
 	CHECK(r && strcmp(r->open_info.filename, "msblast.exe") == 0);
 	CHECK(r && strcmp(r->open_info.mode, "octet") == 0);
 	CHECK(r && !r->open_info.upload && r->open_info.serial == 1);
-	CHECK(r && r->open_info.client == s.client && r->open_info.server == s.server);
+	CHECK(r && ws_addr_v4_host(&r->open_info.client) == ntohl(s.client) &&
+	      ws_addr_v4_host(&r->open_info.server) == ntohl(s.server));
 	CHECK(r && r->open_info.client_port == s.cport && r->open_info.server_port == SERVER_PORT);
 	CHECK(r && r->open_info.data_port == 0 && r->open_info.blksize == 512);
 	block(&s, false, f, size, 512, 1);

@@ -1,0 +1,325 @@
+/*
+ * ws-sensor, the capturing process: capture -> reassembly -> command
+ * matching -> the supervisor (EventIDs, fetch decisions, every log), and
+ * TFTP carving on the side.
+ *
+ * Set-up order matters: the capture is opened (and its filter compiled)
+ * before anything is created on disk, so a run that fails on its input
+ * leaves nothing behind; then the outputs; then privileges go (chroot into
+ * the output directory, the sensor user, no capabilities) and the seccomp
+ * list closes the rest.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "output.h"
+#include "reassembly.h"
+#include "sensor.h"
+#include "tftp.h"
+
+struct worker {
+	struct ws_run *run;
+	struct ws_super *sup;
+	struct ws_capture *cap;
+	struct ws_carve_store *carve;
+	time_t last_sweep;
+};
+
+static volatile sig_atomic_t got_stop, got_second_stop, got_hup, got_usr1, got_usr2;
+static struct ws_capture *signal_capture;	/* for pcap_breakloop from the handler */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else if (sig == SIGUSR2)
+		got_usr2 = 1;
+	else {
+		got_second_stop = got_stop;
+		got_stop = 1;
+		if (signal_capture)
+			ws_capture_breakloop(signal_capture);
+	}
+}
+
+/* ------------------------------------------------------------- analysis */
+
+static void on_line(void *arg, const struct ws_flow_key *key, void *flow_user, const char *line,
+		    size_t len, const struct timeval *ts)
+{
+	struct worker *w = arg;
+	struct ws_match m;
+
+	if (ws_match_line(line, len, flow_user, &m) == 0)
+		return;
+	for (size_t i = 0; i < m.ncmds; i++) {
+		const struct ws_cmd *c = &m.cmds[i];
+		struct ws_cmd_event ev = {
+			.action = c->action,
+			.ts = *ts,
+			.attacker = {ws_addr_v4(key->saddr), key->sport},
+			.victim = {ws_addr_v4(key->daddr), key->dport},
+			.file = c->file,
+			.host = c->action == WS_ACT_GET ? c->host : "",
+			.name_ok = true,
+		};
+		uint64_t id = ws_super_command(w->sup, &ev);
+
+		if (c->action == WS_ACT_GET && w->carve)
+			ws_carve_store_note_get(w->carve, id, &ev.victim.addr, &ev.attacker.addr,
+						c->host, c->file, ts);
+	}
+}
+
+static void on_udp(void *arg, const struct ws_flow_key *key, const uint8_t *payload, size_t len,
+		   const struct timeval *ts)
+{
+	struct worker *w = arg;
+
+	ws_carve_store_datagram(w->carve, key, payload, len, ts);
+}
+
+static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t caplen)
+{
+	struct worker *w = arg;
+
+	if (ts->tv_sec != w->last_sweep) {
+		ws_reasm_sweep(ts);
+		if (w->carve)
+			ws_carve_store_sweep(w->carve, ts);
+		w->last_sweep = ts->tv_sec;
+	}
+	ws_reasm_feed(ts, ip, caplen);
+}
+
+static void on_file(void *arg, struct ws_file_record *r)
+{
+	struct worker *w = arg;
+
+	ws_super_file(w->sup, r);
+}
+
+/* ------------------------------------------------------------------ stats */
+
+static void print_fetch_stats(const struct ws_super_stats *ss)
+{
+	fprintf(stderr, "wormsnare: fetch requests: queued %" PRIu64 ", disabled %" PRIu64
+		", denied %" PRIu64 ", duplicate %" PRIu64 ", rate-limited %" PRIu64
+		", queue-full %" PRIu64 ", invalid-name %" PRIu64 "; results:",
+		ss->verdicts[WS_FETCH_QUEUED], ss->verdicts[WS_FETCH_DISABLED],
+		ss->verdicts[WS_FETCH_DENIED], ss->verdicts[WS_FETCH_DUPLICATE],
+		ss->verdicts[WS_FETCH_RATE_LIMITED], ss->verdicts[WS_FETCH_QUEUE_FULL],
+		ss->verdicts[WS_FETCH_INVALID_NAME]);
+	for (size_t i = 0; i < WS_SUPER_RESULT_KINDS && ss->results[i].kind[0]; i++)
+		fprintf(stderr, " %s %" PRIu64, ss->results[i].kind, ss->results[i].n);
+	if (!ss->results[0].kind[0])
+		fprintf(stderr, " none");
+	fputc('\n', stderr);
+}
+
+static void print_stats(struct worker *w, const char *when)
+{
+	struct ws_capture_stats cs;
+	const struct ws_reasm_stats *rs = ws_reasm_stats();
+	const struct ws_super_stats *ss = ws_super_stats(w->sup);
+	const uint64_t *ea = ss->events_by_action;
+
+	ws_capture_stats(w->cap, &cs);
+	fprintf(stderr, "wormsnare: %s: packets %" PRIu64 ", bytes %" PRIu64, when, cs.packets,
+		cs.bytes);
+	if (ws_capture_is_live(w->cap))
+		fprintf(stderr, ", kernel received %" PRIu64 ", kernel drops %" PRIu64
+			", interface drops %" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
+	fprintf(stderr, "\nwormsnare: streams %" PRIu64 " (picked up %" PRIu64 ", active %zu), lines %"
+		PRIu64 ", events %" PRIu64 " (get %" PRIu64 ", start %" PRIu64 ", exec %" PRIu64 ")\n",
+		rs->streams, rs->pickups, ws_reasm_active_streams(), rs->lines,
+		ea[WS_ACT_GET] + ea[WS_ACT_START] + ea[WS_ACT_EXEC], ea[WS_ACT_GET],
+		ea[WS_ACT_START], ea[WS_ACT_EXEC]);
+	print_fetch_stats(ss);
+	if (w->carve) {
+		const struct ws_carve_store_stats *c = ws_carve_store_stats(w->carve);
+		const struct ws_carve_stats *t = ws_carve_store_tracker_stats(w->carve);
+
+		fprintf(stderr, "wormsnare: wire tftp: transfers %" PRIu64 ", complete %" PRIu64
+			", stored %" PRIu64 " (for events %" PRIu64 ", already stored %" PRIu64
+			"), partial kept %" PRIu64 ", failed %" PRIu64
+			", malformed datagrams %" PRIu64 ", limit hits %" PRIu64 "\n",
+			t->transfers, t->complete, c->stored, c->correlated, c->already_stored,
+			c->partial_kept, c->failed, t->malformed,
+			c->limit_hits + t->evicted + t->too_large);
+	}
+	fprintf(stderr, "wormsnare: warnings: libnids ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
+		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", overlong lines %" PRIu64
+		", partial lines dropped %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
+		", out of memory %" PRIu64 ", log errors %" PRIu64 ", fetcher restarts %" PRIu64
+		", fetcher protocol errors %" PRIu64 ", known samples %" PRIu64 "\n",
+		rs->nids_warn[WS_NW_IP], rs->nids_warn[WS_NW_TCP],
+		rs->nids_warn[WS_NW_UDP] + rs->nids_warn[WS_NW_SCAN] + rs->nids_warn[WS_NW_OTHER],
+		cs.truncated, cs.non_ip, rs->overlong, rs->partial_dropped, rs->evictions,
+		rs->idle_expired, rs->no_mem, ss->log_errors, ss->fetcher_restarts,
+		ss->protocol_errors, ss->known);
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int open_capture(struct worker *w, char *err, size_t errlen)
+{
+	const struct ws_config *cfg = &w->run->cfg;
+	struct ws_reasm_params rp = {
+		.ports = cfg->ports,
+		.nports = cfg->nports,
+		.max_streams = cfg->reassembly.max_streams,
+		.max_line = cfg->reassembly.max_line,
+		.idle_timeout = cfg->reassembly.idle_timeout,
+		.flow_user_size = sizeof(struct ws_match_ctx),
+		.on_line = on_line,
+		.on_udp = cfg->carve.enabled ? on_udp : NULL,
+		.arg = w,
+	};
+
+	if (w->run->opt.nread)
+		w->cap = ws_capture_open_file(w->run->opt.read_files[0], err, errlen);
+	else
+		w->cap = ws_capture_open_live(w->run->opt.iface, cfg, err, errlen);
+	if (!w->cap)
+		return -1;
+	if (ws_capture_set_filter(w->cap, cfg, cfg->carve.enabled, err, errlen) < 0)
+		return -1;
+	return ws_reasm_init(&rp, err, errlen);
+}
+
+static void install_signals(struct worker *w)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	signal_capture = w->cap;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int sandbox(struct worker *w, char *err, size_t errlen)
+{
+	const char *dir = geteuid() == 0 ? w->run->cfg.output.dir : NULL;
+
+	if (ws_drop_privs(&w->run->sensor_ids, dir, err, errlen) < 0)
+		return -1;
+	if (w->run->cfg.privsep.seccomp && ws_seccomp_apply(WS_ROLE_SENSOR, err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+static int setup(struct worker *w, int ctl, char *err, size_t errlen)
+{
+	if (open_capture(w, err, errlen) < 0)
+		return -1;
+	w->sup = ws_super_open(w->run, ctl, err, errlen);
+	if (!w->sup)
+		return -1;
+	if (w->run->cfg.carve.enabled) {
+		w->carve = ws_carve_store_new(&w->run->cfg, ws_super_dirfd(w->sup), on_file, w,
+					      err, errlen);
+		if (!w->carve)
+			return -1;
+	}
+	install_signals(w);
+	return sandbox(w, err, errlen);
+}
+
+/* ------------------------------------------------------------------- run */
+
+static void handle_flags(struct worker *w)
+{
+	if (got_hup) {
+		got_hup = 0;
+		ws_super_reopen(w->sup);
+	}
+	if (got_usr1) {
+		got_usr1 = 0;
+		print_stats(w, "running");
+	}
+	if (got_usr2) {
+		got_usr2 = 0;
+		ws_super_probe_fetcher(w->sup);
+	}
+}
+
+/* Live and idle: time still passes for streams and transfers. */
+static void sweep_idle(struct worker *w)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	ws_reasm_sweep(&now);
+	if (w->carve)
+		ws_carve_store_sweep(w->carve, &now);
+}
+
+static int capture_loop(struct worker *w)
+{
+	char err[1024];
+
+	while (!got_stop) {
+		int n = ws_capture_dispatch(w->cap, on_ip, w, err, sizeof(err));
+
+		handle_flags(w);
+		ws_super_poll(w->sup);
+		if (n == 0)
+			sweep_idle(w);
+		if (n == -1 || n == -3)
+			break;
+		if (n == -2) {
+			fprintf(stderr, "wormsnare: %s\n", err);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void print_settings(const struct worker *w)
+{
+	const struct ws_run *r = w->run;
+
+	fprintf(stderr, "wormsnare: %s %s, output %s, fetch %s, users %s (sensor) and %s (fetcher)\n",
+		r->opt.nread ? "replaying" : "capturing on",
+		r->opt.nread ? r->opt.read_files[0] : r->opt.iface, r->cfg.output.dir,
+		r->fetch_on ? "on" : "off", r->sensor_ids.name, r->fetch_ids.name);
+}
+
+int ws_sensor_run(struct ws_run *run, int ctl)
+{
+	static struct worker w;
+	char err[1024];
+	int rc;
+
+	w.run = run;
+	if (setup(&w, ctl, err, sizeof(err)) < 0) {
+		fprintf(stderr, "wormsnare: %s\n", err);
+		return 1;
+	}
+	if (run->opt.verbose)
+		print_settings(&w);
+	rc = capture_loop(&w);
+	ws_reasm_finish();
+	ws_carve_store_finish(w.carve);
+	/* a replay waits for its fetches (until a second signal); a live sensor does not */
+	ws_super_finish(w.sup, run->opt.nread ? &got_second_stop : &got_stop);
+	print_stats(&w, got_stop ? "stopped" : "done");
+	ws_carve_store_free(w.carve);
+	ws_super_close(w.sup);
+	ws_capture_close(w.cap);
+	return rc;
+}
