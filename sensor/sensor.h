@@ -11,6 +11,8 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
+#include "output.h"	/* ws_tsv_escape, ws_format_time, ws_tsv_last_id */
+
 struct ws_config;
 
 /* ---------------------------------------------------------------- matcher */
@@ -54,14 +56,6 @@ const char *ws_action_name(enum ws_action a);
 /* ------------------------------------------------------------- TSV files */
 
 /*
- * Escape src[0..len) into dst (capacity cap, always NUL-terminated) so it can
- * never split or forge a TSV row: backslash, tab, CR, LF and every byte
- * outside 0x20..0x7e become \xNN; a leading '#' becomes \x23. A value that
- * does not fit is cut and ends in "..." . Returns strlen(dst).
- */
-size_t ws_tsv_escape(char *dst, size_t cap, const char *src, size_t len);
-
-/*
  * An append-only TSV log in a directory. Rows go out with one write(2) on an
  * O_APPEND descriptor; a row that cannot be written whole is reported, never
  * half-written by us.
@@ -83,12 +77,6 @@ int ws_tsv_reopen(struct ws_tsv *t, char *err, size_t errlen);
 /* Write fields (already escaped) joined by tabs plus LF. 0 or -1 (errno set). */
 int ws_tsv_row(struct ws_tsv *t, const char *const *fields, size_t n);
 void ws_tsv_close(struct ws_tsv *t);
-/* Largest first-column number in an existing log (0 if none). */
-uint64_t ws_tsv_last_id(int dirfd, const char *name);
-
-/* ISO 8601 UTC with microseconds: 2003-08-19T14:00:17.918435Z */
-void ws_format_time(char *dst, size_t cap, const struct timeval *tv);
-
 /* ----------------------------------------------------------------- capture */
 
 struct ws_capture;

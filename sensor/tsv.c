@@ -1,5 +1,6 @@
 /*
- * TSV logs: escaping of wire bytes and whole-row appends.
+ * TSV logs: whole-row appends (escaping, times and the last EventID moved to
+ * output/tsv.c).
  *
  * A row is built in memory and handed to the kernel with one write(2) on an
  * O_APPEND descriptor, so concurrent writers and crashes can never interleave
@@ -11,68 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sensor.h"
 
 #define ROW_MAX 8192
-#define CUT_MARK "..."
-
-static const char hexdigit[] = "0123456789abcdef";
-
-static bool byte_is_plain(unsigned char c)
-{
-	return c >= 0x20 && c <= 0x7e && c != '\\';
-}
-
-size_t ws_tsv_escape(char *dst, size_t cap, const char *src, size_t len)
-{
-	size_t o = 0, room;
-
-	if (cap == 0)
-		return 0;
-	room = cap > sizeof(CUT_MARK) ? cap - sizeof(CUT_MARK) : 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)src[i];
-		bool plain = byte_is_plain(c) && !(i == 0 && c == '#');
-		size_t need = plain ? 1 : 4;
-
-		if (o + need > room) {
-			if (cap > sizeof(CUT_MARK)) {
-				memcpy(dst + o, CUT_MARK, sizeof(CUT_MARK));
-				return o + sizeof(CUT_MARK) - 1;
-			}
-			break;
-		}
-		if (plain) {
-			dst[o++] = (char)c;
-		} else {
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hexdigit[c >> 4];
-			dst[o++] = hexdigit[c & 15];
-		}
-	}
-	dst[o] = '\0';
-	return o;
-}
-
-void ws_format_time(char *dst, size_t cap, const struct timeval *tv)
-{
-	struct tm tm;
-	time_t t = tv->tv_sec;
-	long usec = (long)tv->tv_usec;
-
-	if (usec < 0 || usec > 999999)
-		usec = 0;
-	if (!gmtime_r(&t, &tm)) {
-		snprintf(dst, cap, "invalid-time");
-		return;
-	}
-	snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec);
-}
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -203,45 +147,4 @@ void ws_tsv_close(struct ws_tsv *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
-}
-
-uint64_t ws_tsv_last_id(int dirfd, const char *name)
-{
-	char buf[65536];
-	uint64_t best = 0;
-	ssize_t n;
-	off_t size;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return 0;
-	size = lseek(fd, 0, SEEK_END);
-	if (size < 0 || lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0,
-			      SEEK_SET) < 0) {
-		close(fd);
-		return 0;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* Only whole rows count: the tail's first line may be cut by the seek. */
-	for (char *line = strchr(buf, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
-		char *end;
-		unsigned long long v;
-
-		errno = 0;
-		v = strtoull(line + 1, &end, 10);
-		if (errno == 0 && end != line + 1 && *end == '\t' && v > best)
-			best = v;
-	}
-	if (size <= (off_t)sizeof(buf) - 1) {	/* the file's first row too */
-		char *end;
-		unsigned long long v = strtoull(buf, &end, 10);
-
-		if (end != buf && *end == '\t' && v > best)
-			best = v;
-	}
-	return best;
 }
