@@ -15,7 +15,7 @@
 
 #include "base.h"
 
-struct ws_config;
+#include "config.h"
 
 /* ---------------------------------------------------------------- matcher */
 

@@ -63,33 +63,33 @@ struct ws_super {
 
 static void write_command(struct ws_super *s, const struct ws_cmd_record *r)
 {
-	if (s->events_w->command(s->events_w, r) < 0) {
+	if (ws_write_command(s->events_w, r) < 0) {
 		s->st.log_errors++;
 		fprintf(stderr, "wormsnare: %s: event %" PRIu64 " not logged: %s\n",
 			s->cfg->output.event_log, r->event_id, strerror(errno));
 	}
 	for (size_t i = 0; i < s->nextra; i++)
-		if (s->extra_w[i]->command(s->extra_w[i], r) < 0)
+		if (ws_write_command(s->extra_w[i], r) < 0)
 			s->st.log_errors++;
 }
 
 static void write_file(struct ws_super *s, const struct ws_file_record *r)
 {
-	if (!s->files_w || s->files_w->file(s->files_w, r) < 0) {
+	if (!s->files_w || ws_write_file(s->files_w, r) < 0) {
 		s->st.log_errors++;
 		if (s->files_w)
 			fprintf(stderr, "wormsnare: %s: file row not logged: %s\n",
 				s->cfg->output.fetch_log, strerror(errno));
 	}
 	for (size_t i = 0; i < s->nextra; i++)
-		if (s->extra_w[i]->file(s->extra_w[i], r) < 0)
+		if (ws_write_file(s->extra_w[i], r) < 0)
 			s->st.log_errors++;
 }
 
 void ws_super_warning(struct ws_super *s, const struct ws_warn_record *r)
 {
 	for (size_t i = 0; i < s->nextra; i++)
-		if (s->extra_w[i]->warning && s->extra_w[i]->warning(s->extra_w[i], r) < 0)
+		if (ws_write_warning(s->extra_w[i], r) < 0)
 			s->st.log_errors++;
 }
 
@@ -132,7 +132,7 @@ static void ask_for_fetcher(struct ws_super *s)
 {
 	uint32_t msg = WS_CTL_SPAWN_FETCHER;
 
-	if (s->asked || s->ctl < 0)
+	if (s->asked || s->ctl < 0 || s->fsock >= 0)
 		return;
 	if (send(s->ctl, &msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(msg))
 		s->asked = true;
@@ -283,7 +283,10 @@ static void drain_fetcher(struct ws_super *s)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n < 0) {
-			fetcher_lost(s, "socket error");
+			char why[96];
+
+			snprintf(why, sizeof(why), "socket error: %s", strerror(errno));
+			fetcher_lost(s, why);
 			return;
 		}
 		if (n == 0) {
@@ -338,6 +341,8 @@ void ws_super_poll(struct ws_super *s)
 	if (s->ctl >= 0)
 		take_ctl(s);
 	drain_fetcher(s);
+	for (size_t i = 0; i < s->nextra; i++)
+		ws_writer_flush(s->extra_w[i]);
 }
 
 /* Ask the fetcher to prove its sandbox (SIGUSR2): it tries a forbidden call. */
@@ -626,7 +631,7 @@ void ws_super_reopen(struct ws_super *s)
 	for (size_t i = 0; i < s->nextra; i++)
 		all[n++] = s->extra_w[i];
 	for (size_t i = 0; i < n; i++)
-		if (all[i] && all[i]->reopen && all[i]->reopen(all[i]) < 0)
+		if (all[i] && ws_writer_reopen(all[i]) < 0)
 			fprintf(stderr, "wormsnare: reopen %s: %s\n", all[i]->name, strerror(errno));
 }
 
@@ -665,13 +670,10 @@ void ws_super_close(struct ws_super *s)
 {
 	if (!s)
 		return;
-	if (s->events_w)
-		s->events_w->close(s->events_w);
-	if (s->files_w)
-		s->files_w->close(s->files_w);
+	ws_writer_close(s->events_w);
+	ws_writer_close(s->files_w);
 	for (size_t i = 0; i < s->nextra; i++)
-		if (s->extra_w[i])
-			s->extra_w[i]->close(s->extra_w[i]);
+		ws_writer_close(s->extra_w[i]);
 	if (s->fsock >= 0)
 		close(s->fsock);
 	if (s->seqfd >= 0)

@@ -137,11 +137,12 @@ wspid=$!
 sleep 1.5
 ip netns exec "${tag}a" tcpreplay -q -i "${tag}0" "$root/pcaps/blaster-basic.pcap" >/dev/null 2>&1
 sleep 1
-old=$(pgrep -P "$wspid")
+old=$(pgrep -P "$wspid" -x ws-fetcher)
 [ -n "$old" ] && kill -9 "$old"
 sleep 1.5
-new=$(pgrep -P "$wspid")
-grep -q "fetcher (pid $old) killed by signal 9; 1 fetches lost, restarting" "$work/live.err" &&
+new=$(pgrep -P "$wspid" -x ws-fetcher)
+grep -q "ws-fetcher (pid $old) killed by signal 9" "$work/live.err" &&
+	grep -q "fetcher (pid $old) closed its socket" "$work/live.err" &&
 	ok "fetcher death noticed and logged" || fail "no notice: $(cat "$work/live.err")"
 [ -n "$new" ] && [ "$new" != "$old" ] && ok "fetcher restarted (pid $old -> $new)" || fail "no new fetcher"
 awk -F'\t' '$1==1 && $5=="fetcher-died" && $10=="fetch"' "$work/live/fetchlog.txt" | grep -q . &&

@@ -76,19 +76,65 @@ wspid=$!
 sleep 1.5
 kill -0 "$wspid" 2>/dev/null || { cat "$work/stderr"; fail "sensor did not start"; exit 1; }
 
-# privilege separation: the sensor and its fetcher child both run as nobody
-nobody_uid=$(id -u nobody)
-pids="$wspid $(pgrep -P "$wspid" | tr '\n' ' ')"
-nproc=0
-for p in $pids; do
-	uid=$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$p/status")
-	echo "pid $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-40)) uids: $uid"
-	[ "$uid" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ] || fail "pid $p still has uids $uid"
-	groups=$(awk '/^Groups:/ {$1=""; print}' "/proc/$p/status" | xargs)
-	[ "$groups" = "$(id -g nobody)" ] || fail "pid $p supplementary groups: '$groups'"
-	nproc=$((nproc + 1))
+# Privilege separation. ws-monitor (the started process) keeps root with only
+# the capabilities that start a fetcher; ws-sensor and ws-fetcher run as two
+# different unprivileged users with no capabilities and a seccomp filter.
+uid_of() { awk '/^Uid:/ {print $2}' "/proc/$1/status"; }
+field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+# packet sockets a process holds: its socket inodes that /proc/net/packet lists
+packet_sockets() {
+	local inodes
+	inodes=$(awk 'NR > 1 {print $9}' "/proc/$1/net/packet" | sort -u)
+	for l in /proc/$1/fd/*; do
+		readlink "$l"
+	done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | sort -u | comm -12 - <(echo "$inodes") | wc -l
+}
+mon_name=$(cat "/proc/$wspid/comm")
+sensor=$(pgrep -P "$wspid" -x ws-sensor)
+fetcher=$(pgrep -P "$wspid" -x ws-fetcher)
+[ "$mon_name" = ws-monitor ] || fail "started process is named '$mon_name', not ws-monitor"
+[ -n "$sensor" ] && [ -n "$fetcher" ] || fail "no ws-sensor ($sensor) or ws-fetcher ($fetcher)"
+nproc=$(pgrep -P "$wspid" | wc -l)
+[ "$nproc" = 2 ] || fail "expected ws-sensor and ws-fetcher under ws-monitor, saw $nproc"
+suid=$(uid_of "$sensor"); fuid=$(uid_of "$fetcher")
+echo "monitor $wspid uid $(uid_of "$wspid") CapEff $(field "$wspid" CapEff)"
+echo "sensor $sensor uid $suid CapEff $(field "$sensor" CapEff) Seccomp $(field "$sensor" Seccomp)"
+echo "fetcher $fetcher uid $fuid CapEff $(field "$fetcher" CapEff) Seccomp $(field "$fetcher" Seccomp)"
+[ "$suid" != 0 ] && [ "$fuid" != 0 ] && [ "$suid" != "$fuid" ] ||
+	fail "sensor uid $suid and fetcher uid $fuid must be two different non-root users"
+for p in "$sensor" "$fetcher"; do
+	[ "$(field "$p" CapEff)" = 0000000000000000 ] || fail "pid $p keeps capabilities $(field "$p" CapEff)"
+	[ "$(field "$p" CapPrm)" = 0000000000000000 ] || fail "pid $p keeps permitted capabilities"
+	[ "$(field "$p" Seccomp)" = 2 ] || fail "pid $p has no seccomp filter"
+	[ "$(field "$p" NoNewPrivs)" = 1 ] || fail "pid $p can gain privileges (NoNewPrivs 0)"
 done
-[ "$nproc" = 2 ] || fail "expected the sensor and one fetcher, saw $nproc processes"
+# the monitor: CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT and nothing else
+[ "$(field "$wspid" CapEff)" = 00000000000400e0 ] || fail "monitor capabilities $(field "$wspid" CapEff)"
+[ "$(field "$wspid" CapBnd)" = 00000000000400e0 ] || fail "monitor bounding set $(field "$wspid" CapBnd)"
+[ "$(packet_sockets "$sensor")" -ge 1 ] || fail "the sensor holds no packet socket (test broken?)"
+[ "$(packet_sockets "$fetcher")" = 0 ] || fail "the fetcher holds a packet socket"
+[ "$(packet_sockets "$wspid")" = 0 ] || fail "the monitor holds a packet socket"
+# the fetcher's descriptors: /dev/null, stderr, its socket, the samples directory
+fetcher_fds_ok() {
+	local want="0 1 2 3 4 " fds
+	fds=$(ls "/proc/$1/fd" | sort -n | tr '\n' ' ')
+	[ "$fds" = "$want" ] || { echo "descriptors $fds"; return 1; }
+	[ "$(readlink "/proc/$1/fd/0")" = /dev/null ] && [ "$(readlink "/proc/$1/fd/1")" = /dev/null ] ||
+		{ echo "fd 0/1 not /dev/null"; return 1; }
+	readlink "/proc/$1/fd/3" | grep -q '^socket:' || { echo "fd 3 not a socket"; return 1; }
+	[ "$(readlink "/proc/$1/fd/4")" = "$work/out/fetched" ] || { echo "fd 4 $(readlink "/proc/$1/fd/4")"; return 1; }
+}
+why=$(fetcher_fds_ok "$fetcher") || fail "fetcher: $why"
+[ "$(readlink "/proc/$fetcher/root")" = "$work/out/fetched" ] ||
+	fail "fetcher root is $(readlink "/proc/$fetcher/root")"
+[ "$(readlink "/proc/$sensor/root")" = "$work/out" ] || fail "sensor root is $(readlink "/proc/$sensor/root")"
+# the fetcher's user cannot write a log, the sequence file or the sensor's files
+for f in blasterlog.txt fetchlog.txt events.json wormsnare.seq; do
+	setpriv --reuid="$fuid" --regid="$fuid" --clear-groups sh -c "echo x >>'$work/out/$f'" 2>/dev/null &&
+		fail "the fetcher's user can write $f"
+done
+setpriv --reuid="$fuid" --regid="$fuid" --clear-groups kill -0 "$sensor" 2>/dev/null &&
+	fail "the fetcher's user can signal the sensor"
 
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "tcpreplay failed"
 sleep 2
@@ -98,9 +144,11 @@ grep -q $'\tget\t81.132.114.254\tqueued$' "$work/out/blasterlog.txt" || fail "GE
 
 # the fetcher got the file from the local server (redirect)
 sleep 2
-ls "$work/out"/blast_msblast_*.bin >/dev/null 2>&1 || fail "no fetched file"
-if ls "$work/out"/blast_msblast_*.bin >/dev/null 2>&1; then
-	cmp -s "$work/out"/blast_msblast_1.bin "$work/tftproot/msblast.exe" || fail "fetched file differs"
+ls "$work/out"/fetched/blast_msblast_*.bin >/dev/null 2>&1 || fail "no fetched file"
+if ls "$work/out"/fetched/blast_msblast_*.bin >/dev/null 2>&1; then
+	cmp -s "$work/out"/fetched/blast_msblast_1.bin "$work/tftproot/msblast.exe" || fail "fetched file differs"
+	awk -F'\t' 'NR>1 && $10=="fetch" && $9=="fetched/blast_msblast_1.bin"' "$work/out/fetchlog.txt" |
+		grep -q . || fail "fetch log does not name fetched/blast_msblast_1.bin"
 	awk -F'\t' 'NR>1 && $10=="fetch" && $5=="ok"' "$work/out/fetchlog.txt" | grep -q . ||
 		fail "fetch log has no ok row"
 fi
@@ -123,6 +171,32 @@ ids=$(tail -n +2 "$work/out/blasterlog.txt" | cut -f1 | tr '\n' ' ')
 [ "$ids" = "4 5 6 " ] || fail "EventIDs after rotation: '$ids' (want 4 5 6)"
 grep -q $'\tduplicate$' "$work/out/blasterlog.txt" || fail "second GET of the same file not marked duplicate"
 
+# the fetcher killed: a fresh one comes back from nothing (no packet socket,
+# only its own descriptors) while capture goes on, and the next GET is fetched
+kill -9 "$fetcher"
+sleep 1
+new=$(pgrep -P "$wspid" -x ws-fetcher)
+[ -n "$new" ] && [ "$new" != "$fetcher" ] || fail "no new fetcher after kill -9 (old $fetcher, new '$new')"
+if [ -n "$new" ]; then
+	[ "$(packet_sockets "$new")" = 0 ] || fail "the restarted fetcher holds a packet socket"
+	why=$(fetcher_fds_ok "$new") || fail "restarted fetcher: $why"
+	[ "$(field "$new" Seccomp)" = 2 ] || fail "restarted fetcher has no seccomp filter"
+fi
+grep -q "ws-fetcher (pid $fetcher) killed by signal 9" "$work/stderr" || fail "fetcher death not reported"
+cp "$work/tftproot/msblast.exe" "$work/tftproot/teekids.exe"
+ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$root/pcaps/variants.pcap" >/dev/null 2>&1
+sleep 2
+ls "$work/out"/fetched/blast_teekids_*.bin >/dev/null 2>&1 || fail "nothing fetched after the restart"
+
+# a forbidden system call in the fetcher (SIGUSR2 asks it to open a packet
+# socket) kills it, and the monitor reports the seccomp violation
+kill -USR2 "$wspid"
+sleep 1
+grep -q "wormsnare: seccomp: forbidden system call .*(socket)" "$work/stderr" ||
+	fail "the fetcher's forbidden call was not named"
+grep -q "ws-fetcher (pid [0-9]*) killed by SIGSYS: seccomp violation" "$work/stderr" ||
+	fail "the seccomp kill was not reported"
+
 # SIGTERM: clean exit with final stats
 kill -TERM "$wspid"
 wait "$wspid"
@@ -137,4 +211,4 @@ if [ "$failed" != 0 ]; then
 	ls -la "$work/out"
 	exit 1
 fi
-echo "live: ok ($nproc processes as nobody, events, fetch, USR1, HUP, TERM)"
+echo "live: ok (monitor, sensor uid $suid, fetcher uid $fuid, events, fetch, restart, seccomp, USR1, HUP, TERM)"

@@ -15,12 +15,16 @@ static int failures;
 	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
 	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
 
-static uint32_t ip(const char *s)
+/* An address from text; a ring of slots so several may be used in one call. */
+static const struct ws_addr *ip(const char *s)
 {
-	struct in_addr a;
+	static struct ws_addr ring[16];
+	static unsigned next;
+	struct ws_addr *a = &ring[next++ % 16];
 
-	inet_pton(AF_INET, s, &a);
-	return ntohl(a.s_addr);
+	if (ws_addr_parse(s, a) < 0)
+		memset(a, 0, sizeof(*a));
+	return a;
 }
 
 static void test_nonpublic(void)
@@ -60,15 +64,16 @@ static void test_pick(void)
 
 	ws_config_defaults(&cfg);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		uint32_t got = 0;
+		struct ws_addr got;
 		int rc;
 
+		memset(&got, 0, sizeof(got));
 		cfg.fetch.server = t[i].pol;
 		rc = ws_policy_pick_server(&cfg, t[i].host, ip(t[i].src), &got);
 		if (!t[i].want)
 			CHECK(rc < 0, "pick %zu: %s must have no server", i, t[i].host);
 		else
-			CHECK(rc == 0 && got == ip(t[i].want), "pick %zu: %s from %s", i, t[i].host,
+			CHECK(rc == 0 && ws_addr_eq(&got, ip(t[i].want)), "pick %zu: %s from %s", i, t[i].host,
 			      t[i].src);
 	}
 }
@@ -82,6 +87,14 @@ static void test_allowed(void)
 	CHECK(!ws_policy_allowed(&cfg, ip("0.0.0.0")), "unspecified denied by default");
 	CHECK(!ws_policy_allowed(&cfg, ip("239.1.1.1")), "multicast denied by default");
 	CHECK(ws_policy_allowed(&cfg, ip("81.132.114.254")), "public allowed by default");
+	CHECK(!ws_policy_allowed(&cfg, ip("169.254.169.254")), "cloud metadata (link-local) denied");
+	CHECK(!ws_policy_allowed(&cfg, ip("255.255.255.255")), "limited broadcast denied");
+	CHECK(!ws_policy_allowed(&cfg, ip("192.0.2.1")), "documentation block denied");
+	CHECK(!ws_policy_allowed(&cfg, ip("198.18.0.1")), "benchmarking block denied");
+	CHECK(!ws_policy_allowed(&cfg, ip("192.0.0.8")), "IETF assignments denied");
+	CHECK(ws_policy_allowed(&cfg, ip("10.1.2.34")), "private ranges stay allowed");
+	CHECK(ws_policy_allowed(&cfg, ip("192.168.1.10")), "private ranges stay allowed");
+	CHECK(!ws_policy_allowed(&cfg, ip("2001:db8::1")), "IPv6 is not fetched from yet");
 	ws_cidr_parse("81.132.0.0/16", &cfg.fetch.allow[0]);
 	cfg.fetch.nallow = 1;
 	CHECK(ws_policy_allowed(&cfg, ip("81.132.114.254")), "in allow list");
@@ -90,10 +103,20 @@ static void test_allowed(void)
 	CHECK(!ws_policy_allowed(&cfg, ip("81.132.114.254")), "deny wins over allow");
 }
 
+static void test_selfaddrs(void)
+{
+	struct ws_selfaddrs *self = ws_selfaddrs_load();
+
+	CHECK(self && ws_selfaddrs_has(self, ip("127.0.0.1")), "the sensor's own loopback address");
+	CHECK(!ws_selfaddrs_has(self, ip("81.132.114.254")), "a remote address is not ours");
+	ws_selfaddrs_free(self);
+}
+
 static void test_dedup(void)
 {
 	struct ws_dedup *d = ws_dedup_new(64);
-	uint32_t s = ip("81.132.114.254");
+	struct ws_addr srv = *ip("81.132.114.254");
+	const struct ws_addr *s = &srv;
 
 	CHECK(!ws_dedup_check(d, s, "msblast.exe", 1000, 3600), "first time is not a duplicate");
 	CHECK(ws_dedup_check(d, s, "msblast.exe", 1100, 3600), "same file within the window");
@@ -109,7 +132,8 @@ static void test_dedup(void)
 static void test_rate(void)
 {
 	struct ws_ratelimit *r = ws_ratelimit_new(64);
-	uint32_t a = ip("81.132.114.254"), b = ip("62.30.7.11");
+	struct ws_addr a0 = *ip("81.132.114.254"), b0 = *ip("62.30.7.11");
+	const struct ws_addr *a = &a0, *b = &b0;
 	int got = 0;
 
 	for (int i = 0; i < 5; i++)
@@ -118,8 +142,11 @@ static void test_rate(void)
 	CHECK(ws_ratelimit_take(r, b, 1001, 3, 100), "another server has its own budget");
 	CHECK(ws_ratelimit_take(r, a, 1061, 3, 100), "a new minute refills the budget");
 	got = 0;
-	for (uint32_t i = 0; i < 50; i++)
-		got += ws_ratelimit_take(r, 0x0a000000 + i, 2000, 3, 20);
+	for (uint32_t i = 0; i < 50; i++) {
+		struct ws_addr n = ws_addr_v4h(0x0a000000 + i);
+
+		got += ws_ratelimit_take(r, &n, 2000, 3, 20);
+	}
 	CHECK(got == 20, "global budget: %d of 50 servers allowed, want 20", got);
 	ws_ratelimit_free(r);
 }
@@ -168,6 +195,7 @@ int main(void)
 	test_nonpublic();
 	test_pick();
 	test_allowed();
+	test_selfaddrs();
 	test_dedup();
 	test_rate();
 	test_stem();
