@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "config.h"
+#include "output.h"	/* syslog target and facility names */
 
 #define FILE_MAX (1 << 20)
 #define PATH_DEPTH 4
@@ -36,6 +37,8 @@ enum kind {
 	K_POLICY,	/* server policy name */
 	K_HOSTPORT,	/* "" or a.b.c.d:port */
 	K_FILTER,	/* BPF text: checked by libpcap later */
+	K_SYSLOG_TARGET,	/* as ws_syslog_target_check() accepts */
+	K_FACILITY,	/* a syslog facility name */
 };
 
 struct key {
@@ -56,6 +59,12 @@ static const struct key keys[] = {
 	{"output.dir", K_STRING, F(output.dir), 1, 0, 0},
 	{"output.event_log", K_FILENAME, F(output.event_log), 1, 0, 0},
 	{"output.fetch_log", K_FILENAME, F(output.fetch_log), 1, 0, 0},
+	{"output.json", K_BOOL, F(output.json), 0, 0, 0},
+	{"output.json_file", K_FILENAME, F(output.json_file), 1, 0, 0},
+	{"output.syslog", K_SECTION, 0, 0, 0, 0, 0},
+	{"output.syslog.enabled", K_BOOL, F(output.syslog.enabled), 0, 0, 0},
+	{"output.syslog.target", K_SYSLOG_TARGET, F(output.syslog.target), 0, 0, 0},
+	{"output.syslog.facility", K_FACILITY, F(output.syslog.facility), 0, 0, 0},
 	{"capture", K_SECTION, 0, 0, 0, 0, 0},
 	{"capture.snaplen", K_INT, F(capture.snaplen), 64, 262144, 0},
 	{"capture.buffer_size", K_SIZE, F(capture.buffer_size), 65536, GIB, 0},
@@ -107,6 +116,10 @@ void ws_config_defaults(struct ws_config *c)
 	strcpy(c->output.dir, "wormsnare-out");
 	strcpy(c->output.event_log, "blasterlog.txt");
 	strcpy(c->output.fetch_log, "fetchlog.txt");
+	c->output.json = true;
+	strcpy(c->output.json_file, "events.json");
+	strcpy(c->output.syslog.target, "local");
+	strcpy(c->output.syslog.facility, "daemon");
 	c->capture.snaplen = 262144;
 	c->capture.buffer_size = 32 << 20;
 	c->capture.promiscuous = true;
@@ -434,6 +447,18 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			c->fetch.redirect_port = 0;
 		}
 		return set_string(L, ev, k, field);
+	case K_SYSLOG_TARGET: {
+		char why[160];
+
+		if (ws_syslog_target_check(s, why, sizeof(why)) < 0)
+			return failf(L, &ev->start_mark, k->path, "%s", why);
+		return set_string(L, ev, k, field);
+	}
+	case K_FACILITY:
+		if (ws_syslog_facility(s) < 0)
+			return failf(L, &ev->start_mark, k->path,
+				     "expected a syslog facility (daemon, user, local0..local7, ...)");
+		return set_string(L, ev, k, field);
 	default:
 		return set_string(L, ev, k, field);
 	}
@@ -630,6 +655,19 @@ static int parse_stream(struct loader *L)
 	}
 }
 
+/* Two outputs in one file would interleave their lines. */
+static int check_log_names(struct loader *L)
+{
+	const struct ws_config *c = L->cfg;
+
+	if (!strcmp(c->output.event_log, c->output.fetch_log))
+		return failf(L, NULL, NULL, "output.fetch_log: same file as output.event_log");
+	if (c->output.json && (!strcmp(c->output.json_file, c->output.event_log) ||
+			       !strcmp(c->output.json_file, c->output.fetch_log)))
+		return failf(L, NULL, NULL, "output.json_file: same file as a TSV log");
+	return 0;
+}
+
 int ws_config_load(const char *path, struct ws_config *cfg, char *err, size_t errlen)
 {
 	struct loader L = {.file = path, .err = err, .errlen = errlen};
@@ -654,7 +692,7 @@ int ws_config_load(const char *path, struct ws_config *cfg, char *err, size_t er
 	rc = parse_stream(&L);
 	yaml_parser_delete(&L.y);
 	fclose(f);
-	if (rc < 0)
+	if (rc < 0 || check_log_names(&L) < 0)
 		return -1;
 	*cfg = work;
 	return 0;

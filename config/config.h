@@ -18,6 +18,8 @@
 #define WS_CFG_FILTER_MAX 1024
 #define WS_CFG_USER_MAX 64
 #define WS_CFG_HOSTPORT_MAX 128
+#define WS_CFG_SYSLOG_TARGET_MAX 128
+#define WS_CFG_FACILITY_MAX 16
 
 /* An IPv4 network; both fields in host byte order, addr already masked. */
 struct ws_cidr {
@@ -39,6 +41,14 @@ struct ws_config {
 		char dir[WS_CFG_PATH_MAX];
 		char event_log[WS_CFG_NAME_MAX];	/* plain file name, no '/' */
 		char fetch_log[WS_CFG_NAME_MAX];	/* plain file name, no '/' */
+		bool json;				/* JSON lines on */
+		char json_file[WS_CFG_NAME_MAX];	/* plain file name, no '/' */
+		struct {
+			bool enabled;
+			/* "local", "unix:/PATH", "udp:HOST:PORT", "tcp:HOST:PORT" (numeric) */
+			char target[WS_CFG_SYSLOG_TARGET_MAX];
+			char facility[WS_CFG_FACILITY_MAX];	/* "daemon", "local0", ... */
+		} syslog;
 	} output;
 
 	struct {
