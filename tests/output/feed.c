@@ -13,6 +13,7 @@
  *        HAVEFLOW PROTO CLIENTIP CPORT SERVERIP SPORT
  *   warn SEC USEC KIND DETAIL HAVEFLOW PROTO SRCIP SPORT DSTIP DPORT
  *   wait PATH         (hex; blocks until PATH exists: lets a test restart a collector)
+ *   pause MS          (sleeps, flushing queued syslog, so a test can pace the sends)
  * At the end it prints "dropped NAME N" for each writer.
  */
 #include <fcntl.h>
@@ -153,6 +154,15 @@ static void feed_warn(struct ws_writer **w, size_t nw, struct line *l)
 		ws_write_warning(w[i], &r);
 }
 
+static void pause_ms(struct ws_writer **w, size_t nw, long ms)
+{
+	for (long t = 0; t <= ms; t += 10) {
+		for (size_t i = 0; i < nw; i++)
+			ws_writer_flush(w[i]);
+		usleep(10000);
+	}
+}
+
 static void wait_for(struct line *l, struct ws_writer **w, size_t nw)
 {
 	const char *path;
@@ -160,11 +170,8 @@ static void wait_for(struct line *l, struct ws_writer **w, size_t nw)
 
 	need(l, 2);
 	path = str(l->f[1]);
-	while (stat(path, &st) < 0) {
-		for (size_t i = 0; i < nw; i++)
-			ws_writer_flush(w[i]);
-		usleep(20000);
-	}
+	while (stat(path, &st) < 0)
+		pause_ms(w, nw, 10);
 }
 
 static size_t open_writers(int argc, char **argv, int dirfd, struct ws_writer **w)
@@ -212,6 +219,8 @@ int main(int argc, char **argv)
 			feed_warn(w, nw, &l);
 		else if (!strcmp(l.f[0], "wait"))
 			wait_for(&l, w, nw);
+		else if (!strcmp(l.f[0], "pause") && l.n == 2)
+			pause_ms(w, nw, (long)num(l.f[1]));
 		else
 			die("unknown record kind");
 	}
