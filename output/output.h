@@ -246,13 +246,16 @@ char *ws_json_warning(const struct ws_warn_record *r);
  * (rsyslog's imuxsock, journald, syslog-ng's system()):
  *   <PRI>Mmm dd hh:mm:ss APP-NAME[PROCID]: MSG   (local time)
  *
- * Sending never blocks: sockets are non-blocking; a message that does not fit
- * the socket now (or the TCP queue, WS_SYSLOG_QUEUE bytes) is dropped whole,
- * the call returns -1 and w->dropped counts it. TCP keeps what the kernel did
- * not take yet in that queue (ws_writer_flush() sends it on); when the
- * connection breaks, the queue is lost (counted) and the next message
- * reconnects, at most once a second. A collector down at open time is not an
- * error for TCP (retried later); for unix and UDP targets it is.
+ * Sending never blocks: sockets are non-blocking, and what the kernel does
+ * not take now waits in a queue of WS_SYSLOG_QUEUE bytes, sent on by the
+ * next message or by ws_writer_flush() (call it from the main loop's tick).
+ * A message that does not fit the queue, or is too big for a UDP datagram,
+ * is dropped whole: the call returns -1 and w->dropped counts it. A TCP
+ * connection that breaks loses its queue (counted; a frame is never resumed
+ * on a new connection); the writer reconnects at most once a second, and a
+ * unix socket whose daemon restarted is connected again. A TCP collector
+ * down at open time is not an error (retried later); for unix and UDP
+ * targets it is.
  */
 #define WS_SYSLOG_QUEUE (256 * 1024)
 

@@ -8,9 +8,10 @@
  * (tried with rsyslog 8.2302), while every local daemon parses the syslog(3)
  * form.
  *
- * Nothing here may stall capture: every socket is non-blocking, a message
- * that cannot go now is dropped whole and counted; only TCP keeps a bounded
- * queue, because a stream cannot take back half a frame.
+ * Nothing here may stall capture: every socket is non-blocking; messages the
+ * kernel does not take now wait in a bounded queue, sent on with the next
+ * message or ws_writer_flush(); beyond it a message is dropped whole and
+ * counted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,7 +50,7 @@ struct syslog_writer {
 	char app[APP_NAME_MAX + 1];
 	bool broken_reported;
 	struct timespec last_connect;
-	/* TCP: frames not yet taken by the kernel */
+	/* messages not yet taken by the kernel, as "LEN SP MSG" frames */
 	char *q;
 	size_t qlen;
 	size_t qmsgs;		/* frames with bytes still in q */
@@ -202,38 +203,34 @@ static int connect_now(struct syslog_writer *s)
 	return 0;
 }
 
-/* Lost the collector: say so once per outage; queued frames are lost. */
-static void disconnect(struct syslog_writer *s, int why)
+/* Say once per outage that the collector is gone. */
+static void report_broken(struct syslog_writer *s, int why)
 {
 	if (!s->broken_reported)
 		fprintf(stderr, "wormsnare: syslog %s: %s; reconnecting\n", s->label, strerror(why));
 	s->broken_reported = true;
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	s->w.dropped += s->qmsgs;
-	s->qlen = s->qmsgs = s->head_left = 0;
 }
 
-static int reconnect(struct syslog_writer *s)
+/* At most once a second; a failure leaves fd -1 and the queue as it is. */
+static void reconnect(struct syslog_writer *s)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (since(&s->last_connect, &now) < RECONNECT_SECONDS) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	if (connect_now(s) < 0) {
-		disconnect(s, errno);
-		return -1;
-	}
-	return 0;
+	if (since(&s->last_connect, &now) >= RECONNECT_SECONDS && connect_now(s) < 0)
+		report_broken(s, errno);
 }
 
-/* ----------------------------------------------------------- TCP queue */
+/* ------------------------------------------------------------------ queue */
 
-/* Bytes of the frame at p ("LEN SP MSG"). */
+/*
+ * Messages wait in q as "LEN SP MSG" frames: RFC 6587 octet counting is what
+ * TCP sends, and for datagrams the same prefix marks where a message ends
+ * (only MSG goes out). A burst thus waits instead of being dropped while the
+ * daemon catches up, and the caller never waits.
+ */
+
+/* Bytes of the frame at p. */
 static size_t frame_size(const char *p)
 {
 	size_t len = 0, i = 0;
@@ -243,7 +240,7 @@ static size_t frame_size(const char *p)
 	return i + 1 + len;
 }
 
-/* The kernel took the first n bytes of q: count the frames it finished. */
+/* The first n bytes of q are gone: count the frames that ended. */
 static void consumed(struct syslog_writer *s, size_t n)
 {
 	size_t left = n;
@@ -260,37 +257,11 @@ static void consumed(struct syslog_writer *s, size_t n)
 	s->qlen -= n;
 }
 
-/* Hand the kernel what it takes now. 0, or -1 when the connection broke. */
-static int flush_queue(struct syslog_writer *s)
-{
-	while (s->qlen && s->fd >= 0) {
-		ssize_t n = send(s->fd, s->q, s->qlen, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n > 0) {
-			consumed(s, (size_t)n);
-			s->broken_reported = false;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		disconnect(s, n < 0 ? errno : EPIPE);
-		return -1;
-	}
-	return 0;
-}
-
-/* 0: sent or queued (a queued frame lost later is counted by disconnect()). */
-static int send_tcp(struct syslog_writer *s, const char *msg, size_t len)
+static int enqueue(struct syslog_writer *s, const char *msg, size_t len)
 {
 	char pre[24];
 	size_t pl = (size_t)snprintf(pre, sizeof(pre), "%zu ", len);
 
-	if (s->fd < 0 && reconnect(s) < 0)
-		return -1;
-	if (flush_queue(s) < 0)
-		return -1;
 	if (s->qlen + pl + len > WS_SYSLOG_QUEUE) {
 		errno = ENOBUFS;
 		return -1;
@@ -301,8 +272,31 @@ static int send_tcp(struct syslog_writer *s, const char *msg, size_t len)
 	memcpy(s->q + s->qlen + pl, msg, len);
 	s->qlen += pl + len;
 	s->qmsgs++;
-	flush_queue(s);
 	return 0;
+}
+
+/*
+ * TCP: hand the kernel what it takes now. A broken connection loses the
+ * queue (its first frame may be half sent; never resume it on a new one).
+ */
+static void flush_stream(struct syslog_writer *s)
+{
+	while (s->qlen && s->fd >= 0) {
+		ssize_t n = send(s->fd, s->q, s->qlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			consumed(s, (size_t)n);
+			s->broken_reported = false;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return;
+		} else if (!(n < 0 && errno == EINTR)) {
+			report_broken(s, n < 0 ? errno : EPIPE);
+			close(s->fd);
+			s->fd = -1;
+			s->w.dropped += s->qmsgs;
+			s->qlen = s->qmsgs = s->head_left = 0;
+		}
+	}
 }
 
 static bool peer_restarted(const struct syslog_writer *s, int e)
@@ -310,33 +304,49 @@ static bool peer_restarted(const struct syslog_writer *s, int e)
 	return s->t.unix_sock ? e == ECONNREFUSED || e == ENOTCONN : e == ECONNREFUSED;
 }
 
-static int send_dgram(struct syslog_writer *s, const char *msg, size_t len)
+/*
+ * Datagrams, one message each. UDP: an ICMP error for an earlier datagram is
+ * reported once on a later send, which did not go: send it again. A unix
+ * daemon that restarted made a new socket: connect to it again.
+ */
+static void flush_dgram(struct syslog_writer *s)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		ssize_t n;
+	bool retried = false;
 
-		if (s->fd < 0 && connect_now(s) < 0)
-			return -1;
-		do
-			n = send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (n == (ssize_t)len)
-			return 0;
-		if (n >= 0)
-			errno = EMSGSIZE;
-		/*
-		 * UDP: an ICMP error for an earlier datagram is reported once, and
-		 * this one was not sent: try again. A unix daemon that restarted
-		 * made a new socket: connect to it again.
-		 */
-		if (!peer_restarted(s, errno))
-			return -1;
-		if (s->t.unix_sock) {
-			close(s->fd);
-			s->fd = -1;
+	while (s->qmsgs && s->fd >= 0) {
+		size_t fs = frame_size(s->q), hl = strcspn(s->q, " ") + 1;
+		ssize_t n = send(s->fd, s->q + hl, fs - hl, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0 && !retried && peer_restarted(s, errno)) {
+			retried = true;
+			if (s->t.unix_sock) {
+				close(s->fd);
+				s->fd = -1;
+				if (connect_now(s) < 0)
+					report_broken(s, errno);
+			}
+			continue;
 		}
+		if (n == (ssize_t)(fs - hl))
+			s->broken_reported = false;
+		else
+			s->w.dropped++;	/* too big for the socket, or refused twice */
+		consumed(s, fs);
 	}
-	return -1;
+}
+
+static void flush_all(struct syslog_writer *s)
+{
+	if (s->fd < 0 && s->qmsgs)
+		reconnect(s);
+	if (s->t.type == SOCK_STREAM)
+		flush_stream(s);
+	else
+		flush_dgram(s);
 }
 
 /* -------------------------------------------------------------- messages */
@@ -386,6 +396,13 @@ static char *format_message(struct syslog_writer *s, enum sev sev, const char *m
 	return n < 0 ? NULL : msg;
 }
 
+/* The largest UDP payload (RFC 768 length minus headers). */
+static size_t udp_max(const struct syslog_writer *s)
+{
+	return s->t.sa.ss_family == AF_INET6 ? 65527 : 65507;
+}
+
+/* 0: sent or queued (a queued message lost later is counted then). */
 static int emit(struct ws_writer *w, enum sev sev, const char *msgid, char *json)
 {
 	struct syslog_writer *s = (struct syslog_writer *)w;
@@ -395,12 +412,13 @@ static int emit(struct ws_writer *w, enum sev sev, const char *msgid, char *json
 
 	if (!msg)
 		errno = ENOMEM;
-	else if (s->t.type == SOCK_STREAM)
-		rc = send_tcp(s, msg, len);
+	else if (!s->t.unix_sock && s->t.type == SOCK_DGRAM && len > udp_max(s))
+		errno = EMSGSIZE;
 	else
-		rc = send_dgram(s, msg, len);
+		rc = enqueue(s, msg, len);
 	if (rc < 0)
 		w->dropped++;
+	flush_all(s);
 	free(msg);
 	free(json);
 	return rc;
@@ -425,11 +443,8 @@ static int syslog_flush(struct ws_writer *w)
 {
 	struct syslog_writer *s = (struct syslog_writer *)w;
 
-	if (s->t.type != SOCK_STREAM || s->qlen == 0)
-		return 0;
-	if (s->fd < 0 && reconnect(s) < 0)
-		return -1;
-	return flush_queue(s);
+	flush_all(s);
+	return s->fd < 0 && s->qmsgs ? -1 : 0;
 }
 
 static void syslog_close(struct ws_writer *w)
@@ -467,7 +482,7 @@ struct ws_writer *ws_syslog_open(const struct ws_syslog_params *p, char *err, si
 		gethostname(host, sizeof(host) - 1);
 	printable_token(s->host, sizeof(s->host), p->hostname ? p->hostname : host);
 	printable_token(s->app, sizeof(s->app), p->app_name ? p->app_name : "wormsnare");
-	if (s->t.type == SOCK_STREAM && !(s->q = malloc(WS_SYSLOG_QUEUE))) {
+	if (!(s->q = malloc(WS_SYSLOG_QUEUE))) {
 		snprintf(err, errlen, "syslog: out of memory");
 		goto fail;
 	}

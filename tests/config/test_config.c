@@ -56,6 +56,12 @@ static const char full[] =
 	"  dir: /var/lib/ws\n"
 	"  event_log: events.tsv\n"
 	"  fetch_log: fetches.tsv\n"
+	"  json: false\n"
+	"  json_file: eve.json\n"
+	"  syslog:\n"
+	"    enabled: true\n"
+	"    target: \"tcp:[2001:db8::5]:6514\"\n"
+	"    facility: local5\n"
 	"capture:\n"
 	"  snaplen: 1600\n"
 	"  buffer_size: 64M\n"
@@ -106,6 +112,9 @@ static void test_full(void)
 	CHECK(c.nports == 2 && c.ports[0] == 4444 && c.ports[1] == 5554, "ports");
 	CHECK(!strcmp(c.output.dir, "/var/lib/ws") && !strcmp(c.output.event_log, "events.tsv") &&
 	      !strcmp(c.output.fetch_log, "fetches.tsv"), "output");
+	CHECK(!c.output.json && !strcmp(c.output.json_file, "eve.json") && c.output.syslog.enabled &&
+	      !strcmp(c.output.syslog.target, "tcp:[2001:db8::5]:6514") &&
+	      !strcmp(c.output.syslog.facility, "local5"), "output.json, output.syslog");
 	CHECK(c.capture.snaplen == 1600 && c.capture.buffer_size == 64 << 20 &&
 	      !c.capture.promiscuous && c.capture.timeout_ms == 250 &&
 	      !strcmp(c.capture.filter, "not net 10.9.0.0/16"), "capture");
@@ -168,6 +177,24 @@ static const struct bad bad[] = {
 	{"output:\n  event_log: ../log.txt\n", "2:14: output.event_log: must be a plain file name"},
 	{"output:\n  fetch_log: ..\n", "2:14: output.fetch_log: must be a plain file name"},
 	{"output:\n  dir: \"\"\n", "2:8: output.dir: must not be empty"},
+	{"output:\n  json: 1\n", "2:9: output.json: expected true or false"},
+	{"output:\n  json_file: /tmp/e.json\n", "2:14: output.json_file: must be a plain file name"},
+	{"output:\n  json_file: blasterlog.txt\n", " output.json_file: same file as a TSV log"},
+	{"output:\n  fetch_log: blasterlog.txt\n", " output.fetch_log: same file as output.event_log"},
+	{"output:\n  syslog: true\n", "2:11: output.syslog: expected a mapping, found a scalar"},
+	{"output:\n  syslog:\n    enable: true\n",
+	 "3:5: output.syslog.enable: unknown key (did you mean 'enabled'?)"},
+	{"output:\n  syslog:\n    target: udp:loghost:514\n",
+	 "3:13: output.syslog.target: not a numeric IPv4 address (names are not resolved; "
+	 "IPv6 goes in brackets)"},
+	{"output:\n  syslog:\n    target: tcp:10.0.0.1\n",
+	 "3:13: output.syslog.target: expected HOST:PORT with a port 1..65535"},
+	{"output:\n  syslog:\n    target: unix:log.sock\n",
+	 "3:13: output.syslog.target: unix: needs an absolute socket path"},
+	{"output:\n  syslog:\n    target: remote\n",
+	 "3:13: output.syslog.target: expected local, unix:/PATH, udp:HOST:PORT or tcp:HOST:PORT"},
+	{"output:\n  syslog:\n    facility: local9\n",
+	 "3:15: output.syslog.facility: expected a syslog facility (daemon, user, local0..local7, ...)"},
 	{"fetch:\n  timeout: 3\n  timeout: 4\n", "3:3: fetch.timeout: duplicate key"},
 	{"a: &x [1]\nb: *x\n", "1:1: a: unknown key"},
 	{"fetch: &f\n  timeout: 3\ncarve: *f\n", "3:8: aliases are not allowed"},
