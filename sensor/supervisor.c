@@ -32,6 +32,7 @@
 #define DEDUP_SLOTS 4096
 #define MAX_WRITERS 4
 #define ARRIVAL_PATIENCE_MS 15000	/* waiting at the end for a fetcher that never comes */
+#define MIN_RESULT_PATIENCE_MS 5000
 
 struct pending {
 	struct ws_fetch_req req;
@@ -643,17 +644,23 @@ void ws_super_reopen(struct ws_super *s)
  */
 void ws_super_finish(struct ws_super *s, volatile sig_atomic_t *stop)
 {
-	int64_t waited = 0;
+	/* a fetcher that neither answers nor dies is not waited for forever */
+	int64_t patience = (int64_t)s->cfg->fetch.timeout * (s->cfg->fetch.retries + 2) * 1000;
+	int64_t waited = 0, silent = 0;
 
+	if (patience < MIN_RESULT_PATIENCE_MS)
+		patience = MIN_RESULT_PATIENCE_MS;
 	while (s->npending > 0 && !(stop && *stop)) {
 		struct pollfd pfd[2] = {{s->fsock, POLLIN, 0}, {s->ctl, POLLIN, 0}};
+		size_t before = s->npending;
 		int r = poll(pfd, 2, 200);
 
 		if (r < 0 && errno != EINTR)
 			break;
 		ws_super_poll(s);
 		waited = s->fsock >= 0 ? 0 : waited + 200;
-		if (waited >= ARRIVAL_PATIENCE_MS)
+		silent = s->npending < before ? 0 : silent + 200;
+		if (waited >= ARRIVAL_PATIENCE_MS || silent >= patience)
 			break;
 	}
 	for (size_t i = 0; i < s->npending; i++)
