@@ -206,6 +206,32 @@ wspid=
 grep -q "wormsnare: stopped: packets" "$work/stderr" || fail "no final stats after SIGTERM"
 grep -q "kernel drops" "$work/stderr" || fail "no pcap_stats drops in live stats"
 
+# Started as a non-root user with CAP_NET_RAW (as file capabilities or
+# systemd's AmbientCapabilities would give): capture works and every process
+# has dropped its capabilities once the capture is open.
+if command -v setpriv >/dev/null; then
+	mkdir -p "$work/capout"
+	chown nobody "$work/capout"
+	ip netns exec "$nsb" setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		--inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
+		"$ws" -i "${tag}1" --no-fetch -o "$work/capout" >"$work/cap.out" 2>"$work/cap.err" &
+	cappid=$!
+	sleep 1.5
+	capsensor=$(pgrep -P "$cappid" -x ws-sensor)
+	[ -n "$capsensor" ] || fail "non-root run: no ws-sensor ($(cat "$work/cap.err"))"
+	for p in "$cappid" $capsensor; do
+		for k in CapEff CapPrm CapAmb; do
+			[ "$(field "$p" "$k")" = 0000000000000000 ] || fail "non-root pid $p keeps $k $(field "$p" "$k")"
+		done
+	done
+	ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1
+	sleep 1.5
+	[ "$(tail -n +2 "$work/capout/blasterlog.txt" 2>/dev/null | wc -l)" = 3 ] ||
+		fail "non-root run with CAP_NET_RAW logged no events: $(cat "$work/cap.err")"
+	kill -TERM "$cappid"
+	wait "$cappid" || fail "non-root run exit status $?"
+fi
+
 if [ "$failed" != 0 ]; then
 	echo "--- stderr"; cat "$work/stderr"; echo "--- stdout"; cat "$work/stdout"
 	ls -la "$work/out"
