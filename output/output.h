@@ -6,7 +6,9 @@
  *
  *   tsv.c      blasterlog.txt and fetchlog.txt (the historic columns)
  *   json.c     events.json: one JSON object per line (jansson)
- *   syslog.c   RFC 5424 messages carrying the JSON object
+ *   syslog.c   syslog messages carrying the JSON object (RFC 5424 over the
+ *              network, the syslog(3) form on unix sockets)
+ *   logfile.c  append-only line files and the writer dispatch
  *   communityid.c  Community ID v1 of a flow (nettle SHA-1)
  *
  * Writers never see policy; they format what the record says. Every string
@@ -115,8 +117,8 @@ int ws_write_file(struct ws_writer *w, const struct ws_file_record *r);
 int ws_write_warning(struct ws_writer *w, const struct ws_warn_record *r);
 /* Reopen files by name (SIGHUP after logrotate); 0 for writers without files. */
 int ws_writer_reopen(struct ws_writer *w);
-/* Send what a writer still queues (syslog over TCP): call it from the main
- * loop's periodic tick. 0, or -1 when the connection broke. */
+/* Send what a writer still queues (syslog): call it from the main loop's
+ * periodic tick. 0, or -1 when the collector cannot be reached now. */
 int ws_writer_flush(struct ws_writer *w);
 /* NULL is accepted. */
 void ws_writer_close(struct ws_writer *w);
