@@ -65,6 +65,19 @@ static const int monitor_calls[] = {
 	SC(capset), SC(prctl), SC(seccomp), SC(getppid), SC(getpgrp),
 };
 
+#ifdef WS_SANITIZE
+/*
+ * The ASan/UBSan runtime makes raw calls of its own (open, not openat;
+ * readlink of /proc/self/exe; sched_getaffinity; ...). Sanitizer builds are
+ * for finding memory bugs in tests, not for deployment: they get these too.
+ */
+static const int sanitizer_calls[] = {
+	SC(open), SC(stat), SC(lstat), SC(access), SC(readlink), SC(readlinkat),
+	SC(sched_getaffinity), SC(getrusage), SC(prlimit64), SC(getdents64), SC(mincore),
+	SC(personality), SC(getppid),
+};
+#endif
+
 static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 {
 	char msg[160], *name;
@@ -114,6 +127,9 @@ static int role_rules(scmp_filter_ctx ctx, enum ws_role role)
 	int rc = allow_list(ctx, common_calls, sizeof(common_calls) / sizeof(int));
 
 	rc |= allow_ioctl(ctx);
+#ifdef WS_SANITIZE
+	rc |= allow_list(ctx, sanitizer_calls, sizeof(sanitizer_calls) / sizeof(int));
+#endif
 	switch (role) {
 	case WS_ROLE_SENSOR:
 		rc |= allow_list(ctx, sensor_calls, sizeof(sensor_calls) / sizeof(int));
