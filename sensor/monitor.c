@@ -9,6 +9,7 @@
  * waitpid(WNOHANG) in the loop; fetcher starts are spaced by a backoff that
  * grows while fetchers die young.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -257,6 +259,61 @@ static void stop_fetcher(struct monitor *m)
 	waitpid(m->fetcher, &status, 0);
 }
 
+/*
+ * A replay run as root writes as the unprivileged users; when it is over,
+ * its outputs go to whoever owns the directory they were written in, so the
+ * person who ran it can use them. A live sensor's directory stays with the
+ * sensor user, which keeps writing it.
+ */
+static bool hands_back(const struct ws_run *run)
+{
+	return run->opt.nread > 0 && geteuid() == 0;
+}
+
+static void chown_entries(int dirfd, uid_t uid, gid_t gid, int depth)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd = dup(dirfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		fchownat(dirfd, e->d_name, uid, gid, AT_SYMLINK_NOFOLLOW);
+		if (e->d_type == DT_DIR && depth > 0) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				chown_entries(sub, uid, gid, depth - 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(d);
+}
+
+static void hand_back_outputs(const struct ws_run *run)
+{
+	char parent[sizeof(run->cfg.output.dir) + 4];
+	struct stat st;
+	int fd;
+
+	snprintf(parent, sizeof(parent), "%s/..", run->cfg.output.dir);
+	if (stat(parent, &st) < 0)
+		return;
+	fd = open(run->cfg.output.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fchown(fd, st.st_uid, st.st_gid) == 0)
+		chown_entries(fd, st.st_uid, st.st_gid, 1);
+	close(fd);
+}
+
 static int monitor_loop(struct monitor *m, const sigset_t *blocked)
 {
 	sigset_t wait_mask;
@@ -287,6 +344,8 @@ static int monitor_loop(struct monitor *m, const sigset_t *blocked)
 		forward_signals(m);
 	}
 	stop_fetcher(m);
+	if (hands_back(m->run))
+		hand_back_outputs(m->run);
 	if (WIFEXITED(m->sensor_status))
 		return WEXITSTATUS(m->sensor_status);
 	return 128 + WTERMSIG(m->sensor_status);
@@ -321,7 +380,7 @@ int ws_monitor_run(struct ws_run *run)
 	close(sv[1]);
 	m.ctl = sv[0];
 	ws_set_proc_name("ws-monitor");
-	if (ws_monitor_caps(err, sizeof(err)) < 0 ||
+	if (ws_monitor_caps(hands_back(run), err, sizeof(err)) < 0 ||
 	    (run->cfg.privsep.seccomp && ws_seccomp_apply(WS_ROLE_MONITOR, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "wormsnare: monitor: %s\n", err);
 		kill(m.sensor, SIGTERM);

@@ -181,16 +181,18 @@ int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen)
  * and shrinks the bounding set so the fetcher it executes (as uid 0, before
  * it drops) can never hold more.
  */
-int ws_monitor_caps(char *err, size_t errlen)
+int ws_monitor_caps(bool chown_back, char *err, size_t errlen)
 {
-	static const cap_value_t keep[] = {CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL};
+	static const cap_value_t keep[] = {CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL,
+					   CAP_CHOWN};
+	int nkeep = chown_back ? 5 : 4;
 	cap_t c;
 	int rc;
 
 	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
 		bool kept = false;
 
-		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		for (int i = 0; i < nkeep; i++)
 			kept |= keep[i] == v;
 		if (!kept && prctl(PR_CAPBSET_DROP, v, 0, 0, 0) < 0 && errno != EINVAL &&
 		    errno != EPERM) {
@@ -204,8 +206,8 @@ int ws_monitor_caps(char *err, size_t errlen)
 		return -1;
 	}
 	if (geteuid() == 0) {
-		cap_set_flag(c, CAP_PERMITTED, 4, keep, CAP_SET);
-		cap_set_flag(c, CAP_EFFECTIVE, 4, keep, CAP_SET);
+		cap_set_flag(c, CAP_PERMITTED, nkeep, keep, CAP_SET);
+		cap_set_flag(c, CAP_EFFECTIVE, nkeep, keep, CAP_SET);
 	}
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	rc = cap_set_proc(c);

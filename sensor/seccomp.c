@@ -63,6 +63,7 @@ static const int monitor_calls[] = {
 	SC(set_robust_list), SC(rseq), SC(prlimit64), SC(statfs), SC(chroot), SC(chdir),
 	SC(setgroups), SC(setresgid), SC(setresuid), SC(setuid), SC(setgid), SC(capget),
 	SC(capset), SC(prctl), SC(seccomp), SC(getppid), SC(getpgrp),
+	SC(fchown), SC(fchownat), SC(getdents64), SC(stat), SC(newfstatat),
 };
 
 #ifdef WS_SANITIZE

@@ -219,8 +219,11 @@ int ws_resolve_users(const struct ws_config *cfg, struct ws_ids *sensor, struct 
 int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen);
 /* Make fd (a directory or file) owned by ids. No-op unless root. */
 int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen);
-/* The monitor keeps CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT and CAP_KILL only. */
-int ws_monitor_caps(char *err, size_t errlen);
+/*
+ * The monitor keeps CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT and CAP_KILL only,
+ * plus CAP_CHOWN when it hands a replay's outputs back at the end.
+ */
+int ws_monitor_caps(bool chown_back, char *err, size_t errlen);
 /* no_new_privs, then the role's system-call allow-list. 0 or -1. */
 int ws_seccomp_apply(enum ws_role role, char *err, size_t errlen);
 

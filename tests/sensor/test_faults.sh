@@ -38,8 +38,9 @@ head -c 3000 "$root/pcaps/blaster-basic.pcap" >"$work/cut.pcap"	# cut mid-record
 for f in text empty; do
 	out=$("$ws" -r "$work/$f.pcap" -o "$work/o-$f" 2>&1)
 	rc=$?
-	if [ $rc = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^wormsnare: $work/$f.pcap: " <<<"$out"; then
-		ok "$f capture: one clear error line ($out)"
+	if [ $rc = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "^wormsnare: $work/$f.pcap: " <<<"$out" &&
+		[ ! -e "$work/o-$f" ]; then
+		ok "$f capture: one clear error line ($out), nothing created"
 	else
 		fail "$f capture: rc=$rc: $out"
 	fi
@@ -67,6 +68,27 @@ with open(sys.argv[1], "wb") as f:
 PY
 out=$("$ws" -r "$work/wifi.pcap" -o "$work/o-wifi" 2>&1)
 [ $? = 1 ] && grep -q "unsupported link type" <<<"$out" && ok "unsupported link type: $out" || fail "wifi: $out"
+
+# a run that fails on its input creates nothing
+out=$("$ws" -r "$work/missing.pcap" -o "$work/o-missing" 2>&1)
+[ $? = 1 ] && [ ! -e "$work/o-missing" ] && ok "missing capture: nothing created ($out)" ||
+	fail "missing capture: $out; $(ls -la "$work/o-missing" 2>&1)"
+printf 'capture:\n  filter: "tcp port"\n' >"$work/badfilter.yaml"
+out=$("$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/badfilter.yaml" -o "$work/o-filter" 2>&1)
+[ $? = 1 ] && [ ! -e "$work/o-filter" ] && ok "bad filter: nothing created ($out)" ||
+	fail "bad filter: $out; $(ls -la "$work/o-filter" 2>&1)"
+printf 'capture:\n  snaplen: 5\n' >"$work/badcfg.yaml"
+out=$("$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/badcfg.yaml" -o "$work/o-cfg" 2>&1)
+[ $? = 1 ] && [ ! -e "$work/o-cfg" ] && ok "bad config: nothing created ($out)" || fail "bad config: $out"
+# a replay run as root hands its outputs to the owner of the directory they are in
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$work/mine"
+	chown 4321:4321 "$work/mine"
+	"$ws" -r "$root/pcaps/blaster-basic.pcap" -o "$work/mine/out" >/dev/null 2>&1
+	owners=$(find "$work/mine/out" -printf '%u:%g\n' | sort -u | tr '\n' ' ')
+	[ "$owners" = "4321:4321 " ] && ok "replay outputs belong to the directory's owner" ||
+		fail "replay outputs owned by: $owners"
+fi
 
 # -------------------------------------------------------- unwritable output
 if [ "$(id -u)" != 0 ]; then
