@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "config.h"
 #include "reassembly.h"
 #include "sensor.h"

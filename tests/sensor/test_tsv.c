@@ -1,8 +1,7 @@
 /*
- * TSV escaping and writing, time format, and layer-2 decoding.
+ * TSV escaping and writing, and the time format.
  */
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,76 +115,14 @@ static void test_log(void)
 	rmdir(dir);
 }
 
-static void test_l2(void)
-{
-	uint8_t f[128];
-	const uint8_t ip[20] = {0x45, 0, 0, 20};
-
-	memset(f, 0, sizeof(f));
-	/* Ethernet */
-	f[12] = 0x08;
-	memcpy(f + 14, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 34) == 14, "ethernet");
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 33) == -1, "ethernet short");
-	f[12] = 0x86;
-	f[13] = 0xdd;
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 34) == -1, "IPv6 is not IPv4");
-	/* 802.1Q, QinQ */
-	memset(f, 0, sizeof(f));
-	f[12] = 0x81; f[16] = 0x08;
-	memcpy(f + 18, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 38) == 18, "vlan");
-	memset(f, 0, sizeof(f));
-	f[12] = 0x88; f[13] = 0xa8; f[16] = 0x81; f[20] = 0x08;
-	memcpy(f + 22, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 42) == 22, "qinq");
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 20) == -1, "qinq cut in a tag");
-	/* too many tags */
-	memset(f, 0, sizeof(f));
-	for (int i = 0; i < 6; i++)
-		f[12 + 4 * i] = 0x81;
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 128) == -1, "tag bomb");
-	/* MPLS, two labels */
-	memset(f, 0, sizeof(f));
-	f[12] = 0x88; f[13] = 0x47;
-	f[14 + 2] = 0x00;	/* label 1, not bottom */
-	f[18 + 2] = 0x01;	/* label 2, bottom of stack */
-	memcpy(f + 22, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_EN10MB, f, 42) == 22, "mpls");
-	/* Linux cooked v1 and v2 */
-	memset(f, 0, sizeof(f));
-	f[14] = 0x08;
-	memcpy(f + 16, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_LINUX_SLL, f, 36) == 16, "sll");
-	memset(f, 0, sizeof(f));
-	f[0] = 0x08;
-	memcpy(f + 20, ip, 20);
-	CHECK(ws_l2_ipv4_offset(276, f, 40) == 20, "sll2");
-	/* NULL in either byte order, LOOP in network order */
-	memset(f, 0, sizeof(f));
-	f[0] = 2;
-	memcpy(f + 4, ip, 20);
-	CHECK(ws_l2_ipv4_offset(DLT_NULL, f, 24) == 4, "null little-endian");
-	f[0] = 0; f[3] = 2;
-	CHECK(ws_l2_ipv4_offset(DLT_NULL, f, 24) == 4, "null big-endian");
-	CHECK(ws_l2_ipv4_offset(DLT_LOOP, f, 24) == 4, "loop");
-	f[3] = 24;	/* AF_INET6 on BSD */
-	CHECK(ws_l2_ipv4_offset(DLT_NULL, f, 24) == -1, "null inet6");
-	/* raw */
-	CHECK(ws_l2_ipv4_offset(DLT_RAW, ip, 20) == 0, "raw");
-	CHECK(ws_l2_ipv4_offset(DLT_RAW, ip, 19) == -1, "raw short");
-	CHECK(ws_l2_ipv4_offset(DLT_IEEE802_11, f, 64) == -1, "unsupported link type");
-}
-
 int main(void)
 {
 	test_escape();
 	test_time();
 	test_log();
-	test_l2();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else
-		printf("tsv/l2: all checks passed\n");
+		printf("tsv: all checks passed\n");
 	return failures ? 1 : 0;
 }
