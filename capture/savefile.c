@@ -199,9 +199,17 @@ static int next_pcap(struct ws_reader *r, struct ws_pkthdr *h, const uint8_t **d
 	have = fill(r, 16 + (size_t)caplen);
 	if (have < 16 + (size_t)caplen)
 		return truncated(r, "captured bytes", caplen, have - 16, err, errlen);
-	/* libpcap's struct pcap_timeval holds signed 32-bit fields */
-	h->ts.tv_sec = (int32_t)sec;
-	h->ts.tv_usec = r->nano ? (int32_t)frac / 1000 : (int32_t)frac;
+	/*
+	 * libpcap's struct pcap_timeval holds signed 32-bit fields, but its
+	 * SWAPLONG of a file in the other byte order gives an unsigned value.
+	 */
+	if (r->big != (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)) {
+		h->ts.tv_sec = (time_t)sec;
+		h->ts.tv_usec = r->nano ? (suseconds_t)frac / 1000 : (suseconds_t)frac;
+	} else {
+		h->ts.tv_sec = (int32_t)sec;
+		h->ts.tv_usec = r->nano ? (int32_t)frac / 1000 : (int32_t)frac;
+	}
 	h->caplen = caplen;
 	h->len = len;
 	*data = r->buf + r->pos + 16;

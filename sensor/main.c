@@ -36,6 +36,8 @@ enum fetch_mode { FETCH_DEFAULT, FETCH_ON, FETCH_OFF };
 
 struct options {
 	const char *read_file, *iface, *config, *outdir;
+	const char **read_files;	/* every -r and trailing argument; read_file is the first */
+	size_t nread;
 	enum fetch_mode fetch;
 	bool verbose;
 };
@@ -64,6 +66,7 @@ struct sensor {
 	struct ws_carve_store *carve;
 	uint64_t next_id;
 	uint64_t events_by_action[4];
+	uint64_t nevents;	/* for the progress line */
 	uint64_t verdicts[WS_FETCH_QUEUE_FULL + 1];
 	uint64_t log_errors;
 	struct ws_dedup *dedup;
@@ -92,10 +95,11 @@ static void on_signal(int sig)
 static void usage(FILE *to)
 {
 	fprintf(to,
-		"usage: wormsnare (-r FILE | -i IFACE) [-c CONFIG] [-o DIR] [--fetch | --no-fetch] [-v]\n"
+		"usage: wormsnare (-r FILE... | -i IFACE) [-c CONFIG] [-o DIR] [--fetch | --no-fetch] [-v]\n"
 		"       wormsnare --version | --help\n"
 		"\n"
-		"  -r FILE      replay a pcap or pcapng file (no fetching unless --fetch)\n"
+		"  -r FILE...   replay pcap or pcapng files or directories of them as one capture,\n"
+		"               in timestamp order (no fetching unless --fetch); -r may repeat\n"
 		"  -i IFACE     capture live on IFACE (fetches unless --no-fetch or fetch.enabled: false)\n"
 		"  -c CONFIG    YAML configuration (default: built-in, same as config/wormsnare.yaml)\n"
 		"  -o DIR       output directory (overrides output.dir)\n"
@@ -120,9 +124,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->read_files = calloc((size_t)argc, sizeof(*o->read_files));
+	if (!o->read_files)
+		exit(1);
 	while ((c = getopt_long(argc, argv, "r:i:c:o:vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': o->read_file = optarg; break;
+		case 'r': o->read_files[o->nread++] = optarg; break;
 		case 'i': o->iface = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'o': o->outdir = optarg; break;
@@ -141,10 +148,13 @@ static void parse_args(int argc, char **argv, struct options *o)
 			exit(2);
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && o->nread == 0) {
 		fprintf(stderr, "wormsnare: unexpected argument: %s\n", argv[optind]);
 		exit(2);
 	}
+	while (optind < argc)	/* wormsnare -r a.pcap b.pcap ... */
+		o->read_files[o->nread++] = argv[optind++];
+	o->read_file = o->nread ? o->read_files[0] : NULL;
 	if (!o->read_file == !o->iface) {
 		fprintf(stderr, "wormsnare: give exactly one of -r FILE or -i IFACE\n");
 		usage(stderr);
@@ -467,6 +477,7 @@ static void log_command(struct sensor *s, const struct ws_flow_key *key, const s
 			id, strerror(errno));
 	}
 	s->events_by_action[c->action]++;
+	s->nevents++;
 	s->verdicts[v]++;
 	print_event(row);
 }
@@ -647,13 +658,14 @@ static void open_capture(struct sensor *s)
 	};
 
 	if (s->opt.read_file)
-		s->cap = ws_capture_open_file(s->opt.read_file, err, sizeof(err));
+		s->cap = ws_capture_open_files(s->opt.read_files, s->opt.nread, err, sizeof(err));
 	else
 		s->cap = ws_capture_open_live(s->opt.iface, &s->cfg, err, sizeof(err));
 	if (!s->cap)
 		die(err);
 	if (ws_capture_set_filter(s->cap, &s->cfg, s->cfg.carve.enabled, err, sizeof(err)) < 0)
 		die(err);
+	ws_capture_set_progress(s->cap, &s->nevents);
 	if (ws_reasm_init(&rp, err, sizeof(err)) < 0)
 		die(err);
 }
@@ -795,5 +807,6 @@ int main(int argc, char **argv)
 	ws_ratelimit_free(s.rate);
 	close(s.seqfd);
 	close(s.dirfd);
+	free(s.opt.read_files);
 	return rc;
 }
