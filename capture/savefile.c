@@ -33,6 +33,7 @@
 #define BUF_SIZE (1u << 20)		/* > any record: caplen <= 262144 */
 #define STDIO_BUF (1u << 20)		/* for libpcap's FILE, when it reads */
 #define MAX_IFACES 256
+#define MAX_SNAPLEN 262144		/* libpcap's for every link type we read */
 
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
@@ -194,8 +195,8 @@ static int next_pcap(struct ws_reader *r, struct ws_pkthdr *h, const uint8_t **d
 	frac = rd32(&c, r->big);
 	caplen = rd32(&c, r->big);
 	len = rd32(&c, r->big);
-	if (caplen > r->snapshot)
-		return 2;
+	if (caplen > r->snapshot || caplen > MAX_SNAPLEN)
+		return 2;	/* libpcap cuts it to the snapshot length, or refuses it */
 	have = fill(r, 16 + (size_t)caplen);
 	if (have < 16 + (size_t)caplen)
 		return truncated(r, "captured bytes", caplen, have - 16, err, errlen);
@@ -284,7 +285,8 @@ static int pcapng_idb(struct ws_reader *r, struct ws_cursor *body)
 	    (r->seen_idb ? linktype : linktype_dlt(linktype)) != r->dlt)
 		return -1;
 	r->seen_idb = true;
-	if ((snaplen == 0 || snaplen > 262144 ? 262144 : snaplen) != r->snapshot)
+	/* pcap_adjust_snapshot: only 0 and values over INT_MAX mean the maximum */
+	if ((snaplen == 0 || snaplen > INT32_MAX ? MAX_SNAPLEN : snaplen) != r->snapshot)
 		return -1;
 	if (idb_options(r, body, &r->ifs[r->nif]) < 0)
 		return -1;

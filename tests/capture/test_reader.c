@@ -307,6 +307,10 @@ static void test_crafted(void)
 	pcap_record(&o, 1, 3, 50, 60);
 	pcap_record(&o, 1, 4, 30, 30);
 	crafted(dir, "over-snaplen.pcap", &o, 0, &packets);
+	pcap_header(&o, false, false, 0x00ff0001, 1);	/* a huge snaplen stays, the maximum holds */
+	pcap_record(&o, 1, 2, 60, 60);
+	pcap_record(&o, 1, 3, 300000, 300000);
+	crafted(dir, "huge-snaplen.pcap", &o, 0, &packets);
 	pcap_header(&o, false, false, 0, 1);	/* snaplen 0 means the maximum */
 	pcap_record(&o, 1, 2, 60, 60);
 	CHECK(crafted(dir, "snaplen0.pcap", &o, 0, &packets), "snaplen 0 left the fast path");
