@@ -56,7 +56,7 @@ check_case() {	# NAME FILTER WANT_EVENTS
 	wspid=$!
 	sleep 1.5
 	kill -0 "$wspid" 2>/dev/null || { fail "$name: live sensor did not start"; cat "$work/$name-live.err"; return; }
-	ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "$name: tcpreplay failed"
+	ip netns exec "$nsa" tcpreplay -q -t -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "$name: tcpreplay failed"
 	sleep 1.5
 	kill -TERM "$wspid"
 	wait "$wspid"
