@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -236,8 +237,20 @@ static struct ws_capture *capture_alloc(const char *source, bool live, char *err
 	return c;
 }
 
+/* Every file of the set stays open during the merge: allow the descriptors. */
+static void allow_files(size_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n + 64 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = n + 64 < rl.rlim_max ? n + 64 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int open_sources(struct ws_capture *c, const struct pathlist *l, char *err, size_t errlen)
 {
+	allow_files(l->n);
 	c->src = calloc(l->n, sizeof(*c->src));
 	c->heap = calloc(l->n, sizeof(*c->heap));
 	if (!c->src || !c->heap) {
@@ -378,19 +391,29 @@ static void show_progress(struct ws_capture *c, bool final)
 		(int)left % 60, final ? "\n" : "");
 }
 
+/* The last progress line gets its newline before anything else is said. */
+static int end_progress(struct ws_capture *c, int rc)
+{
+	if (c->progress) {
+		show_progress(c, true);
+		c->progress = false;
+	}
+	return rc;
+}
+
 static int dispatch_files(struct ws_capture *c, char *err, size_t errlen)
 {
 	int n = 0;
 
 	if (!c->primed && prime(c, err, errlen) < 0)
-		return -2;
+		return end_progress(c, -2);
 	while (n < BATCH) {
 		struct source *s;
 		int rc;
 
 		if (c->stop) {
 			c->stop = 0;
-			return -3;
+			return end_progress(c, -3);
 		}
 		if (c->nheap == 0)
 			break;
@@ -399,16 +422,18 @@ static int dispatch_files(struct ws_capture *c, char *err, size_t errlen)
 		n++;
 		rc = ws_reader_next(s->r, &s->h, &s->data, err, errlen);
 		if (rc < 0)
-			return -2;
+			return end_progress(c, -2);
 		if (rc == 0) {
 			source_done(c, s);
 			c->heap[0] = c->heap[--c->nheap];
 		}
 		sift_down(c, 0);
 	}
+	if (n == 0)
+		return end_progress(c, -1);
 	if (c->progress)
-		show_progress(c, n == 0);
-	return n > 0 ? n : -1;
+		show_progress(c, false);
+	return n;
 }
 
 void ws_capture_set_progress(struct ws_capture *c, const uint64_t *events)

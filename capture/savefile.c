@@ -31,7 +31,8 @@
 #include "capture.h"
 
 #define BUF_SIZE (1u << 20)		/* > any record: caplen <= 262144 */
-#define STDIO_BUF (1u << 20)		/* for libpcap's FILE, when it reads */
+#define BUF_FIRST (64u << 10)		/* until the first refill: a merge of many files peeks */
+#define STDIO_BUF (64u << 10)		/* for libpcap's FILE, when it reads */
 #define MAX_IFACES 256
 #define MAX_SNAPLEN 262144		/* libpcap's for every link type we read */
 
@@ -66,9 +67,9 @@ struct ws_reader {
 	uint64_t delivered;	/* packets handed out */
 	/* fast path: bytes [pos, end) of buf are the file from offset base + pos */
 	uint8_t *buf;
-	size_t pos, end;
+	size_t cap, pos, end;
 	uint64_t base;
-	bool eof;
+	bool eof, oom;
 	struct iface ifs[MAX_IFACES];
 	size_t nif;
 	bool seen_idb;		/* pcapng: the first IDB is behind us */
@@ -91,27 +92,54 @@ static int linktype_dlt(uint32_t linktype)
 	return -1;
 }
 
-static uint16_t rd16(struct ws_cursor *c, bool big)
+/* Every record header goes through these: inlined, they cost nothing. */
+static inline __attribute__((always_inline)) uint16_t rd16(struct ws_cursor *c, bool big)
 {
 	return big ? ws_cur_be16(c) : ws_cur_le16(c);
 }
 
-static uint32_t rd32(struct ws_cursor *c, bool big)
+static inline __attribute__((always_inline)) uint32_t rd32(struct ws_cursor *c, bool big)
 {
 	return big ? ws_cur_be32(c) : ws_cur_le32(c);
 }
 
-/* Make at least n bytes available at pos (n <= BUF_SIZE); returns how many are. */
+/* The buffer at its full size: 0, or -1 (out of memory: libpcap reads on). */
+static int grow(struct ws_reader *r)
+{
+	uint8_t *b;
+
+	if (r->cap == BUF_SIZE)
+		return 0;
+	b = realloc(r->buf, BUF_SIZE);
+	if (!b)
+		return -1;
+	r->buf = b;
+	r->cap = BUF_SIZE;
+	return 0;
+}
+
+/*
+ * Make at least n bytes available at pos (n <= BUF_SIZE); returns how many
+ * are, or 0 with r->oom when memory runs out (libpcap then reads on).
+ */
 static size_t fill(struct ws_reader *r, size_t n)
 {
 	if (r->end - r->pos >= n || r->eof)
 		return r->end - r->pos;
+	if (r->base + r->end > 24 && grow(r) < 0) {	/* a refill: this file is being read */
+		r->eof = r->oom = true;
+		return 0;
+	}
 	memmove(r->buf, r->buf + r->pos, r->end - r->pos);
 	r->base += r->pos;
 	r->end -= r->pos;
 	r->pos = 0;
+	if (n > r->cap && grow(r) < 0) {
+		r->eof = r->oom = true;
+		return 0;
+	}
 	while (r->end < n && !r->eof) {
-		ssize_t got = pread(fileno(r->f), r->buf + r->end, BUF_SIZE - r->end,
+		ssize_t got = pread(fileno(r->f), r->buf + r->end, r->cap - r->end,
 				    (off_t)(r->base + r->end));
 
 		if (got < 0 && errno == EINTR)
@@ -441,7 +469,8 @@ int ws_reader_open(const char *path, struct ws_reader **out, char *err, size_t e
 	r->dlt = pcap_datalink(r->p);
 	r->snapshot = (uint32_t)pcap_snapshot(r->p);
 	r->fmt = choose_format(r);
-	if (r->fmt != FMT_LIBPCAP && !(r->buf = malloc(BUF_SIZE)))
+	r->cap = BUF_FIRST;
+	if (r->fmt != FMT_LIBPCAP && !(r->buf = malloc(r->cap)))
 		r->fmt = FMT_LIBPCAP;
 	*out = r;
 	return 0;
@@ -461,6 +490,8 @@ int ws_reader_next(struct ws_reader *r, struct ws_pkthdr *h, const uint8_t **dat
 				: next_pcapng(r, h, data, err, errlen);
 	if (rc == 1)
 		r->delivered++;
+	else if (r->oom)
+		rc = 2;
 	if (rc != 2)
 		return rc;
 	if (fall_back(r, err, errlen) < 0)

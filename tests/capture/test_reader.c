@@ -276,6 +276,37 @@ static int crafted(const char *dir, const char *name, const struct out *o, size_
 	return compare(path, packets);
 }
 
+/* 3 MB of records of every size across buffer refills, and one of 200 000 bytes. */
+static int big_file(const char *dir, size_t *packets)
+{
+	static uint8_t data[201024];
+	char path[1024];
+	struct out o;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/big.pcap", dir);
+	f = fopen(path, "wb");
+	if (!f)
+		return 0;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	pcap_header(&o, false, true, 262144, 1);
+	fwrite(o.b, 1, o.n, f);
+	for (uint32_t i = 0; i < 4000; i++) {
+		uint32_t caplen = i == 1234 ? 200000 : (i * 37) % 1515;
+
+		o.n = 0;
+		u32(&o, 1061301600 + i / 100);
+		u32(&o, i * 1000 + 999);
+		u32(&o, caplen);
+		u32(&o, caplen + i % 3);
+		fwrite(o.b, 1, o.n, f);
+		fwrite(data + i % 1000, 1, caplen, f);
+	}
+	fclose(f);
+	return compare(path, packets);
+}
+
 static void test_crafted(void)
 {
 	char dir[] = "/tmp/ws-reader-XXXXXX";
@@ -302,6 +333,7 @@ static void test_crafted(void)
 			snprintf(name, sizeof(name), "cut-header-%d-%d.pcap", big, nano);
 			CHECK(crafted(dir, name, &o, 60 + 9, &packets), "%s left the fast path", name);
 		}
+	CHECK(big_file(dir, &packets), "big.pcap left the fast path");
 	pcap_header(&o, false, false, 40, 1);	/* caplen over snaplen: libpcap's business */
 	pcap_record(&o, 1, 2, 30, 30);
 	pcap_record(&o, 1, 3, 50, 60);
