@@ -60,7 +60,8 @@ struct ws_config {
 		int buffer_size;	/* bytes, 65536 .. 1 GiB */
 		bool promiscuous;
 		int timeout_ms;		/* live read timeout, 1 .. 10000 */
-		char filter[WS_CFG_FILTER_MAX];	/* extra BPF, ANDed; "" = none */
+		char filter[WS_CFG_FILTER_MAX];	/* pcap-filter on the IPv4 packet; "" = none */
+		int workers;		/* live capture processes, 0 .. 64; 0 = one per CPU, at most 8 */
 	} capture;
 
 	struct {

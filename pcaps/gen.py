@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from scapy.all import IP, TCP, UDP, CookedLinux, Dot1AD, Dot1Q, Ether, Raw, wrpcap
+from scapy.contrib.mpls import MPLS
 
 HEADER = ("EventID\tTime\tSourceIP\tFileName\tSourcePort\tDestIP\tDestPort\t"
           "Action\tServer\tFetch")
@@ -305,6 +306,33 @@ def case_qinq():
     return cap
 
 
+def encap_l2(vlans, labels):
+    """Ethernet, 802.1Q/QinQ tags (outermost first), then MPLS labels, then IPv4."""
+    def wrap(p):
+        types = [0x8100 if kind == "q" else 0x88a8 for kind, _ in vlans[1:]]
+        types.append(0x8847 if labels else 0x0800)
+        outer = (0x8100 if vlans[0][0] == "q" else 0x88a8) if vlans else types[-1]
+        frame = Ether(src="00:0c:29:11:22:33", dst="00:0c:29:44:55:66", type=outer)
+        for (kind, vid), nxt in zip(vlans, types):
+            frame = frame / Dot1Q(vlan=vid, type=nxt)
+        for i, label in enumerate(labels):
+            frame = frame / MPLS(label=label, s=1 if i == len(labels) - 1 else 0, ttl=64)
+        return frame / p
+    return wrap
+
+
+def case_encapsulations():
+    """Six sessions: plain, 802.1Q, QinQ, MPLS, 802.1Q + two MPLS labels, and a plain one to
+    another victim; live and offline must log the same, with and without capture.filter."""
+    cap = Capture()
+    kinds = [([], []), ([("q", 100)], []), ([("ad", 200), ("q", 100)], []), ([], [16]),
+             ([("q", 100)], [17, 18])]
+    for i, (vlans, labels) in enumerate(kinds):
+        blaster(cap, l2=encap_l2(vlans, labels), tftp=False, cport=1301 + i, t=T0 + 2 * i)
+    blaster(cap, tftp=False, cport=1306, srv="10.0.0.9", t=T0 + 10)
+    return cap
+
+
 def case_nat():
     cap = Capture()
     s = Session(cap)
@@ -507,6 +535,7 @@ CASES = {
     "ip-fragments": case_ip_fragments,
     "vlan": case_vlan,
     "qinq": case_qinq,
+    "encapsulations": case_encapsulations,
     "nat": case_nat,
     "variants": case_variants,
     "http-noise": case_http_noise,

@@ -1,7 +1,7 @@
 /*
  * sensor/ — the whole interface: the processes (monitor, sensor, fetcher
- * entry), the command matcher, capture, fetch policy, wire carving store,
- * privilege separation and sandboxing.
+ * entry), the command matcher, fetch policy, wire carving store, privilege
+ * separation and sandboxing. Capture is capture/capture.h.
  */
 #ifndef WS_SENSOR_H
 #define WS_SENSOR_H
@@ -55,48 +55,6 @@ size_t ws_match_line(const char *line, size_t len, struct ws_match_ctx *ctx,
 
 const char *ws_action_name(enum ws_action a);
 
-/* ----------------------------------------------------------------- capture */
-
-struct ws_capture;
-
-struct ws_capture_stats {
-	uint64_t packets, bytes;	/* seen by us */
-	uint64_t non_ip;		/* frames we could not map to IPv4 */
-	uint64_t truncated;		/* caplen < IP total length */
-	uint64_t kernel_recv, kernel_drop, iface_drop;	/* pcap_stats, live only */
-};
-
-/* Called with the IPv4 header at ip, caplen bytes captured of it. */
-typedef void (*ws_ip_handler)(void *arg, const struct timeval *ts, const uint8_t *ip,
-			      size_t caplen);
-
-struct ws_capture *ws_capture_open_file(const char *path, char *err, size_t errlen);
-struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_config *cfg,
-					char *err, size_t errlen);
-/*
- * BPF: watched TCP ports, non-first fragments, with tftp also UDP to the
- * TFTP port and TFTP-shaped datagrams between any ports (the transfer runs
- * between two ephemeral ports); inside VLAN tags too; ANDed with the extra
- * filter.
- */
-int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg, bool tftp,
-			  char *err, size_t errlen);
-/*
- * Process up to one batch of packets. Returns >0 packets handled, 0 on live
- * timeout, -1 end of file, -2 error (err set), -3 broken out.
- */
-int ws_capture_dispatch(struct ws_capture *c, ws_ip_handler h, void *arg,
-			char *err, size_t errlen);
-void ws_capture_breakloop(struct ws_capture *c);
-void ws_capture_stats(struct ws_capture *c, struct ws_capture_stats *st);
-bool ws_capture_is_live(const struct ws_capture *c);
-void ws_capture_close(struct ws_capture *c);
-
-/*
- * Offset of the IPv4 header in a frame of the given DLT, or -1 when the frame
- * carries no IPv4 (or is too short to tell). Pure.
- */
-long ws_l2_ipv4_offset(int dlt, const uint8_t *frame, size_t caplen);
 
 /* ------------------------------------------------------------ fetch policy */
 

@@ -18,6 +18,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "config.h"
 #include "output.h"
 #include "reassembly.h"
@@ -30,6 +31,7 @@ struct worker {
 	struct ws_capture *cap;
 	struct ws_carve_store *carve;
 	time_t last_sweep;
+	uint64_t events;	/* for the progress line */
 };
 
 static volatile sig_atomic_t got_stop, got_second_stop, got_hup, got_usr1, got_usr2;
@@ -74,6 +76,7 @@ static void on_line(void *arg, const struct ws_flow_key *key, void *flow_user, c
 		};
 		uint64_t id = ws_super_command(w->sup, &ev);
 
+		w->events++;
 		if (c->action == WS_ACT_GET && w->carve)
 			ws_carve_store_note_get(w->carve, id, &ev.victim.addr, &ev.attacker.addr,
 						c->host, c->file, ts);
@@ -187,13 +190,14 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 	};
 
 	if (w->run->opt.nread)
-		w->cap = ws_capture_open_file(w->run->opt.read_files[0], err, errlen);
+		w->cap = ws_capture_open_files(w->run->opt.read_files, w->run->opt.nread, err, errlen);
 	else
 		w->cap = ws_capture_open_live(w->run->opt.iface, cfg, err, errlen);
 	if (!w->cap)
 		return -1;
 	if (ws_capture_set_filter(w->cap, cfg, cfg->carve.enabled, err, errlen) < 0)
 		return -1;
+	ws_capture_set_progress(w->cap, &w->events);
 	return ws_reasm_init(&rp, err, errlen);
 }
 
@@ -293,10 +297,12 @@ static void print_settings(const struct worker *w)
 {
 	const struct ws_run *r = w->run;
 
-	fprintf(stderr, "wormsnare: %s %s, output %s, fetch %s, users %s (sensor) and %s (fetcher)\n",
+	fprintf(stderr, "wormsnare: %s %s%s, output %s, fetch %s, users %s (sensor) and %s (fetcher)\n",
 		r->opt.nread ? "replaying" : "capturing on",
-		r->opt.nread ? r->opt.read_files[0] : r->opt.iface, r->cfg.output.dir,
+		r->opt.nread ? r->opt.read_files[0] : r->opt.iface,
+		r->opt.nread > 1 ? " and more" : "", r->cfg.output.dir,
 		r->fetch_on ? "on" : "off", r->sensor_ids.name, r->fetch_ids.name);
+	fprintf(stderr, "wormsnare: capture filter: %s\n", ws_capture_filter_text(w->cap));
 }
 
 int ws_sensor_run(struct ws_run *run, int ctl)

@@ -68,6 +68,7 @@ static const char full[] =
 	"  promiscuous: false\n"
 	"  timeout_ms: 250\n"
 	"  filter: \"not net 10.9.0.0/16\"\n"
+	"  workers: 3\n"
 	"reassembly:\n"
 	"  max_streams: 1000\n"
 	"  max_line: 4096\n"
@@ -117,7 +118,7 @@ static void test_full(void)
 	      !strcmp(c.output.syslog.facility, "local5"), "output.json, output.syslog");
 	CHECK(c.capture.snaplen == 1600 && c.capture.buffer_size == 64 << 20 &&
 	      !c.capture.promiscuous && c.capture.timeout_ms == 250 &&
-	      !strcmp(c.capture.filter, "not net 10.9.0.0/16"), "capture");
+	      !strcmp(c.capture.filter, "not net 10.9.0.0/16") && c.capture.workers == 3, "capture");
 	CHECK(c.reassembly.max_streams == 1000 && c.reassembly.max_line == 4096 &&
 	      c.reassembly.idle_timeout == 30, "reassembly");
 	CHECK(!c.fetch.enabled && !strcmp(c.fetch.user, "_wormsnare") && c.fetch.timeout == 7 &&
@@ -203,6 +204,7 @@ static const struct bad bad[] = {
 	{"just text\n", "1:1: the top level must be a mapping of keys"},
 	{"ports: [4444\n", "2:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence"},
 	{"fetch:\n\ttimeout: 3\n", "2:1: YAML syntax error: found character that cannot start any token while scanning for the next token"},
+	{"capture:\n  workers: 65\n", "2:12: capture.workers: 65 is out of range 0..64"},
 	{"capture:\n  buffer_size: 1T\n", "2:16: capture.buffer_size: expected an integer, found \"1T\""},
 	{"capture:\n  buffer_size: 2G\n",
 	 "2:16: capture.buffer_size: 2147483648 is out of range 65536..1073741824"},

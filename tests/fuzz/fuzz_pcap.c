@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "config.h"
 #include "reassembly.h"
 #include "sensor.h"
