@@ -151,7 +151,9 @@ def main(argv):
     if checked == 0:
         print("FAIL  no marked sample in README.md")
         return 1
-    print("%d passed, %d failed" % (checked - failed, failed))
+    if replace:
+        print("README.md: %d block(s) rewritten; review git diff README.md" % len(replace))
+    print("%d passed, %d failed" % (checked - failed - len(replace), failed))
     if failed:
         print("regenerate: tests/docs/test_readme.py --update (from the source tree, after "
               "meson compile -C build), then review git diff README.md")
