@@ -64,11 +64,11 @@ void ws_fetcher_child_main(int argc, char **argv)
 		_exit(2);
 	}
 	fcntl(FETCHER_SOCK, F_SETFD, FD_CLOEXEC);
-	if (geteuid() != 0 && chdir(argv[2]) < 0) {
+	if (!(ws_can_switch_users() && ws_can_chroot()) && chdir(argv[2]) < 0) {
 		fprintf(stderr, "wormsnare: fetcher: %s: chdir: %s\n", argv[2], strerror(errno));
 		_exit(1);
 	}
-	if (ws_drop_privs(&ids, geteuid() == 0 ? argv[2] : NULL, err, sizeof(err)) < 0 ||
+	if (ws_drop_privs(&ids, ws_can_chroot() ? argv[2] : NULL, err, sizeof(err)) < 0 ||
 	    (seccomp && ws_seccomp_apply(WS_ROLE_FETCHER, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "wormsnare: fetcher: %s\n", err);
 		_exit(1);

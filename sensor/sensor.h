@@ -175,7 +175,11 @@ int ws_resolve_users(const struct ws_config *cfg, struct ws_ids *sensor, struct 
  * err naming the step that failed.
  */
 int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen);
-/* Make fd (a directory or file) owned by ids. No-op unless root. */
+/* Holding CAP_SETUID and CAP_SETGID (root, or ambient capabilities)? */
+bool ws_can_switch_users(void);
+/* Holding CAP_SYS_CHROOT? */
+bool ws_can_chroot(void);
+/* Make fd (a directory or file) owned by ids. No-op without CAP_CHOWN. */
 int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen);
 /*
  * The monitor keeps CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT and CAP_KILL only,

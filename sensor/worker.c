@@ -217,7 +217,7 @@ static void install_signals(struct worker *w)
 
 static int sandbox(struct worker *w, char *err, size_t errlen)
 {
-	const char *dir = geteuid() == 0 ? w->run->cfg.output.dir : NULL;
+	const char *dir = ws_can_chroot() ? w->run->cfg.output.dir : NULL;
 
 	if (ws_drop_privs(&w->run->sensor_ids, dir, err, errlen) < 0)
 		return -1;
