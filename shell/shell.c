@@ -124,6 +124,7 @@ struct run {
 	void *arg;
 	unsigned budget;
 	bool hit;		/* dry run: a dropper command was seen */
+	bool exited;		/* "exit" ran: the rest of the line does not */
 	/* the output redirection of an enclosing "cmd /c" (inherited by its commands) */
 	const char *inherit_target;
 	size_t inherit_len;
@@ -1097,12 +1098,12 @@ static void do_ftp(struct run *r, const char *args, size_t n)
 		const struct vfile *vf;
 
 		unquote(&script, &sn);
-		vf = vfs_find(r->s, script, sn);
-		if (!vf || (vf->len && ftp_script(r, &f, vf)))
-			goto interactive;
-		goto done;	/* quit in the script */
+		/* a script we did not see written: ftp.exe would run it, we cannot */
+		if (!(vf = vfs_find(r->s, script, sn)))
+			goto done;
+		if (!ftp_script(r, &f, vf))
+			goto done;	/* quit in the script */
 	}
-interactive:
 	if (!r->s->ftp && !(r->s->ftp = heap_alloc(r->s, sizeof(*r->s->ftp)))) {
 		r->s->st.state_full++;
 		goto done;
@@ -1210,6 +1211,22 @@ static void do_cmd(struct run *r, const struct cmdline *c, size_t pos, int depth
 	free(line);
 }
 
+/*
+ * Where a program's arguments start: after argv[0], which its C runtime
+ * ends at the first space or tab outside quotes [argv] -- not where cmd.exe
+ * ended the command name, so "tftp,-i h GET f" gives tftp "h GET f".
+ */
+static size_t prog_args(const char *t, size_t n)
+{
+	bool inq = false;
+	size_t i = 0;
+
+	for (; i < n && (inq || !is_blank(t[i])); i++)
+		if (t[i] == '"')
+			inq = !inq;
+	return i;
+}
+
 /* A program word: cmd, tftp, ftp, rundll32 with or without path and .exe. */
 static bool is_program(const char *w, size_t n, const char *prog)
 {
@@ -1252,13 +1269,40 @@ static size_t command_word(const char *t, size_t n)
 	return i;
 }
 
+/*
+ * A .bat/.cmd the session wrote with echo runs its lines (batch context:
+ * the same phases; %0..%9 and %% differences are not modelled). An exit
+ * in it ends the shell, so the rest of the typed line does not run.
+ */
+static void run_batch(struct run *r, const char *name, size_t nn, int depth)
+{
+	const struct vfile *vf = vfs_find(r->s, name, nn);
+	uint8_t *copy;
+	size_t i = 0;
+
+	if (!vf || !vf->len || !(copy = malloc(vf->len)))
+		return;
+	memcpy(copy, vf->data, vf->len);	/* the batch may rewrite itself */
+	for (size_t len = vf->len; i < len && !r->exited;) {
+		const uint8_t *lf = memchr(copy + i, '\n', len - i);
+		size_t end = lf ? (size_t)(lf - copy) : len;
+
+		run_line(r, (const char *)copy + i, end - i, depth + 1);
+		i = end + 1;
+	}
+	free(copy);
+}
+
 static void exec_simple(struct run *r, const struct cmdline *c, int depth)
 {
 	const char *t = c->text, *name;
-	size_t n = c->len, wl, nn;
+	size_t n = c->len, wl, nn, off;
 
+	while (n > 0 && is_delim(t[0]))	/* ">nul tftp ...": the redirection left a space */
+		t++, n--;
 	if (n == 0)
 		return;
+	off = (size_t)(t - c->text);
 	wl = command_word(t, n);
 	name = t;
 	nn = wl;
@@ -1266,27 +1310,31 @@ static void exec_simple(struct run *r, const struct cmdline *c, int depth)
 	if (nn == 0)
 		return;
 	if (ieq_n(t, wl, "echo")) {
-		do_echo(r, c, wl);
+		do_echo(r, c, off + wl);
 	} else if (ieq_n(t, wl, "set")) {
-		do_set(r, c, wl);
+		do_set(r, c, off + wl);
 	} else if (ieq_n(t, wl, "start")) {
-		do_start(r, c, wl);
+		do_start(r, c, off + wl);
 	} else if (ieq_n(t, wl, "call")) {
 		if (depth < MAX_DEPTH)	/* call runs its arguments as a command [call] */
 			run_line(r, t + wl, n - wl, depth + 1);
 	} else if (ieq_n(t, wl, "del") || ieq_n(t, wl, "erase")) {
-		do_del(r, c, wl);
+		do_del(r, c, off + wl);
 	} else if (is_program(name, nn, "cmd")) {
 		if (depth < MAX_DEPTH)
-			do_cmd(r, c, wl, depth);
+			do_cmd(r, c, off + wl, depth);
+	} else if (ieq_n(t, wl, "exit")) {
+		r->exited = true;	/* nothing after it on the line runs */
 	} else if (is_program(name, nn, "tftp")) {
-		do_tftp(r, t + wl, n - wl);
+		do_tftp(r, t + prog_args(t, n), n - prog_args(t, n));
 	} else if (is_program(name, nn, "ftp")) {
-		do_ftp(r, t + wl, n - wl);
+		do_ftp(r, t + prog_args(t, n), n - prog_args(t, n));
 	} else if (is_program(name, nn, "rundll32")) {
-		do_rundll(r, t + wl, n - wl);
+		do_rundll(r, t + prog_args(t, n), n - prog_args(t, n));
 	} else if (was_fetched(r->s, name, nn) || has_exec_ext(name, nn)) {
 		emit_simple(r, WS_SHELL_EXEC, name, nn);
+		if (depth < MAX_DEPTH && (has_suffix(name, nn, ".bat") || has_suffix(name, nn, ".cmd")))
+			run_batch(r, name, nn, depth);
 	}
 }
 
@@ -1504,8 +1552,8 @@ static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
 	}
 	if (i + 1 >= n || t[i] != '%')
 		return;
-	if (t[i + 1] == '%' && i + 2 < n)
-		i++;
+	if (t[i + 1] == '%')
+		return;	/* %%V is for batch files: on the command line it is an error [SO4094699] */
 	v = t[i + 1];
 	i = skip_delims(t, n, i + 2);
 	if (!word_is(t, n, i, "in"))
@@ -1607,7 +1655,7 @@ static void run_parsed(struct run *r, const char *t, size_t n, int depth)
 
 	if (depth > MAX_DEPTH || !(c = malloc(sizeof(*c))))
 		return;
-	while (i < n) {
+	while (i < n && !r->exited) {
 		bool closed;
 
 		while (i < n && (is_delim(t[i]) || t[i] == '@' || t[i] == '(' ||
