@@ -19,6 +19,13 @@
 
 #include "shell.h"
 
+/* What ws_shell_screen() said of each side's first chunk. */
+static enum ws_shell_hint first_hint[2];
+static bool seen[2];
+
+static void feed_one(struct ws_shell *s, int side, const uint8_t *d, size_t n,
+		     const struct timeval *ts);
+
 static void put_escaped(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -49,6 +56,16 @@ static void on_event(const struct ws_shell_event *ev, void *arg)
 	printf(" pass=");
 	put_escaped(ev->pass, strlen(ev->pass));
 	printf(" name_ok=%d\n", ev->name_ok);
+}
+
+static void feed_one(struct ws_shell *s, int side, const uint8_t *d, size_t n,
+		     const struct timeval *ts)
+{
+	if (!seen[side] && n > 0) {
+		seen[side] = true;
+		first_hint[side] = ws_shell_screen(d, n);
+	}
+	ws_shell_feed(s, side, d, n, ts, on_event, NULL);
 }
 
 static int hexval(int c)
@@ -91,7 +108,7 @@ static int feed_follow(struct ws_shell *s, const char *path)
 		for (size_t i = 0; i < hl; i += 2)
 			buf[len++] = (uint8_t)(hexval(hex[i]) << 4 | hexval(hex[i + 1]));
 		ts.tv_sec++;
-		ws_shell_feed(s, side, buf, len, &ts, on_event, NULL);
+		feed_one(s, side, buf, len, &ts);
 	}
 	ws_shell_end(s, &ts, on_event, NULL);
 	free(line);
@@ -150,7 +167,7 @@ static int feed_files(struct ws_shell *s, const char *cpath, const char *spath)
 			lf = memchr(d[k] + pos[k], '\n', len[k] - pos[k]);
 			n = lf ? (size_t)(lf - d[k] - pos[k]) + 1 : len[k] - pos[k];
 			ts.tv_sec++;
-			ws_shell_feed(s, k, d[k] + pos[k], n, &ts, on_event, NULL);
+			feed_one(s, k, d[k] + pos[k], n, &ts);
 			pos[k] += n;
 		}
 	}
@@ -182,10 +199,11 @@ int main(int argc, char **argv)
 		rc = feed_files(s, argv[1], argc == 3 ? argv[2] : NULL);
 	ws_shell_get_stats(s, &st);
 	who = ws_shell_attacker(s);
-	printf("session attacker=%s victim_hint=%s lines=%llu truncated=%llu events=%llu "
-	       "unattributed=%llu heap=%zu\n",
+	printf("session attacker=%s victim_hint=%s screen_client=%s screen_server=%s lines=%llu "
+	       "truncated=%llu events=%llu unattributed=%llu heap=%zu\n",
 	       who == WS_SIDE_CLIENT ? "client" : who == WS_SIDE_SERVER ? "server" : "unknown",
-	       ws_shell_hint_name(st.victim_hint), (unsigned long long)st.lines,
+	       ws_shell_hint_name(st.victim_hint), ws_shell_hint_name(first_hint[0]),
+	       ws_shell_hint_name(first_hint[1]), (unsigned long long)st.lines,
 	       (unsigned long long)st.truncated, (unsigned long long)st.events,
 	       (unsigned long long)st.unattributed, st.heap);
 	ws_shell_free(s);
