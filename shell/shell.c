@@ -326,8 +326,10 @@ static void env_set(struct run *r, const char *name, size_t n, const char *val, 
 	unsigned i;
 	char *ent;
 
-	if (!s || n == 0)
+	if (!s || n == 0 || memchr(name, '\0', n))
 		return;
+	if (memchr(val, '\0', vn))	/* an environment string ends at a NUL */
+		vn = (size_t)((const char *)memchr(val, '\0', vn) - val);
 	if (!s->env && !(s->env = heap_alloc(s, sizeof(*s->env))))
 		goto full;
 	e = s->env;
@@ -532,8 +534,8 @@ static void vfs_write(struct run *r, const char *name, size_t n, bool append, co
 	size_t stem, k, keep;
 	uint8_t *d;
 
-	if (!s)
-		return;
+	if (!s || memchr(name, '\0', n))
+		return;	/* no file name holds a NUL */
 	if (!(f = vfs_find(s, name, n))) {
 		if (!s->vfs && !(s->vfs = heap_alloc(s, sizeof(*s->vfs))))
 			goto full;
@@ -590,8 +592,8 @@ static void remember_fetched(struct ws_shell *s, const char *name, size_t n)
 	size_t stem, k;
 	struct fetched *fe;
 
-	if (!s || n == 0)
-		return;
+	if (!s || n == 0 || memchr(name, '\0', n))
+		return;	/* not a name Windows could have saved */
 	if (!s->fetched && !(s->fetched = heap_alloc(s, sizeof(*s->fetched)))) {
 		s->st.state_full++;
 		return;
@@ -1867,6 +1869,7 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 		      ws_shell_event_fn cb, void *arg)
 {
 	struct side *sd = &s->side[side];
+	const char *line;
 	struct run r;
 
 	if (sd->over) {
@@ -1884,11 +1887,12 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 	if (sd->role == ROLE_UNKNOWN && is_binary_line(sd->buf, sd->len))
 		goto done;	/* binary from an undecided side: not typed */
 	s->st.lines++;
+	line = sd->buf ? (const char *)sd->buf : "";	/* an empty line has no buffer */
 	if (s->ftp && s->ftp->active && s->ftp_side == side) {
-		if (!ftp_line(&r, s->ftp, (const char *)sd->buf, sd->len))
+		if (!ftp_line(&r, s->ftp, line, sd->len))
 			s->ftp->active = false;
 	} else {
-		run_line(&r, (const char *)sd->buf, sd->len, 0);
+		run_line(&r, line, sd->len, 0);
 	}
 done:
 	sd->len = 0;
