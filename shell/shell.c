@@ -54,6 +54,7 @@
 #define FOR_ITEMS_MAX 8		/* iterations of one for loop run */
 #define MGET_MAX 16
 #define TOKEN_CAP 1024		/* one word of an internal command or a redirection target */
+#define REPLACE_WORK_MAX (1u << 20)	/* byte compares one %x:a=b% may cost */
 
 /* ------------------------------------------------------------- state */
 
@@ -64,6 +65,8 @@ struct side {
 	uint32_t seen;		/* bytes fed, saturating (banner window) */
 	uint8_t role;
 	bool binary;		/* sent binary bytes while undecided (a stager's stage) */
+	bool scan_inq, scan_esc;	/* quote and ^ state of buf[0..scanned) */
+	uint32_t scanned;
 };
 
 struct env {			/* the session's own set commands */
@@ -116,6 +119,16 @@ struct ws_shell {
 	struct ws_shell_stats st;
 };
 
+/* What one typed line may cost: commands run and events reported. */
+struct limits {
+	unsigned cmds;
+	unsigned events;
+	unsigned iterations;	/* for-loop bodies run (nested loops multiply) */
+	unsigned batches;	/* .bat files run (a batch may run itself) */
+};
+
+#define LINE_LIMITS {WS_SHELL_CMDS_PER_LINE, WS_SHELL_EVENTS_PER_LINE, 64, 16}
+
 /* One line being run: the session (NULL in a dry run) and where events go. */
 struct run {
 	struct ws_shell *s;
@@ -123,7 +136,7 @@ struct run {
 	const struct timeval *ts;
 	ws_shell_event_fn cb;
 	void *arg;
-	unsigned budget;
+	struct limits *lim;	/* shared by the whole line, nested runs included */
 	bool hit;		/* dry run: a dropper command was seen */
 	bool exited;		/* "exit" ran: the rest of the line does not */
 	/* the output redirection of an enclosing "cmd /c" (inherited by its commands) */
@@ -428,9 +441,10 @@ static size_t replace_all(char *out, size_t o, const char *v, size_t vn, const c
 {
 	size_t i = 0;
 
-	if (fn == 0)
+	/* bounded work: a hostile "%x:<8000 a's>=%" must not cost 10^8 compares */
+	if (fn == 0 || (uint64_t)fn * vn > REPLACE_WORK_MAX)
 		return put(out, o, v, vn);
-	while (i < vn) {
+	while (i < vn && o < WS_SHELL_LINE_MAX) {
 		if (i + fn <= vn) {
 			bool m = true;
 
@@ -673,6 +687,11 @@ static void emit(struct run *r, struct ws_shell_event *ev)
 	}
 	if (sd->role != ROLE_ATTACKER)
 		return;
+	if (r->lim->events == 0) {
+		s->st.over_budget++;
+		return;
+	}
+	r->lim->events--;
 	if (ev->action == WS_SHELL_GET || ev->action == WS_SHELL_FTP_GET) {
 		if (ev->local_len)
 			remember_fetched(s, ev->local, ev->local_len);
@@ -1211,8 +1230,7 @@ static void do_cmd(struct run *r, const struct cmdline *c, size_t pos, int depth
 		}
 	}
 	run_line(&sub, line, rn, depth + 1);
-	r->budget = sub.budget;
-	r->hit = sub.hit;
+		r->hit = sub.hit;
 	free(line);
 }
 
@@ -1285,8 +1303,9 @@ static void run_batch(struct run *r, const char *name, size_t nn, int depth)
 	uint8_t *copy;
 	size_t i = 0;
 
-	if (!vf || !vf->len || !(copy = malloc(vf->len)))
+	if (!vf || !vf->len || r->lim->batches == 0 || !(copy = malloc(vf->len)))
 		return;
+	r->lim->batches--;
 	memcpy(copy, vf->data, vf->len);	/* the batch may rewrite itself */
 	for (size_t len = vf->len; i < len && !r->exited;) {
 		const uint8_t *lf = memchr(copy + i, '\n', len - i);
@@ -1597,7 +1616,13 @@ static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
 			if (a < b && t[a] == '-')
 				nums[k] = -nums[k];
 		}
-		for (long x = nums[0]; count < FOR_ITEMS_MAX && (nums[1] > 0 ? x <= nums[2] : nums[1] < 0 ? x >= nums[2] : x == nums[0]); x += nums[1] ? nums[1] : 1) {
+		long step = nums[1] ? nums[1] : 1;
+
+		for (long x = nums[0]; count < FOR_ITEMS_MAX && r->lim->cmds > 0 && r->lim->iterations > 0 &&
+				       (nums[1] > 0   ? x <= nums[2]
+					: nums[1] < 0 ? x >= nums[2]
+						      : x == nums[0]);
+		     x += step) {
 			char item[24];
 			int len = 0;
 			long y = x < 0 ? -x : x;
@@ -1611,11 +1636,12 @@ static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
 				item[len++] = '-';
 			while (tl)
 				item[len++] = tmp[--tl];
+			r->lim->iterations--;
 			run_parsed(r, out, for_subst(t + body, n - body, v, item, (size_t)len, out), depth + 1);
 			count++;
 		}
 	} else {
-		for (size_t p = set_a; p < set_b && count < FOR_ITEMS_MAX;) {
+		for (size_t p = set_a; p < set_b && count < FOR_ITEMS_MAX && r->lim->cmds > 0 && r->lim->iterations > 0;) {
 			const char *w;
 			size_t wn;
 
@@ -1636,34 +1662,50 @@ static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
 			} else if (memchr(w, '*', wn) || memchr(w, '?', wn)) {
 				continue;
 			}
+			r->lim->iterations--;
 			run_parsed(r, out, for_subst(t + body, n - body, v, w, wn, out), depth + 1);
 			count++;
 			if (fmode)
 				break;
 		}
 	}
+	if ((r->lim->iterations == 0 || r->lim->cmds == 0) && r->s)
+		r->s->st.over_budget++;	/* items left unrun */
 	free(out);
 }
 
-/* The ')' closing the '(' at t[open], quotes and ^ respected; n if none. */
-static size_t block_end(const char *t, size_t n, size_t open)
+/*
+ * For every '(' of t, the index of the ')' closing it (quotes and ^
+ * respected), n when none: one pass, so a line of 8191 '(' costs 8191
+ * steps, not 8191^2.
+ */
+static uint16_t *match_blocks(const char *t, size_t n)
 {
+	uint16_t *match = malloc(n * sizeof(*match)), *stack;
+	size_t depth = 0;
 	bool inq = false;
-	int depth = 0;
 
-	for (size_t i = open; i < n; i++) {
+	if (!match)
+		return NULL;
+	if (!(stack = malloc(n * sizeof(*stack)))) {
+		free(match);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		match[i] = (uint16_t)n;
 		if (t[i] == '"')
 			inq = !inq;
 		else if (inq)
 			continue;
 		else if (t[i] == '^')
-			i++;
+			i += i + 1 < n;
 		else if (t[i] == '(')
-			depth++;
-		else if (t[i] == ')' && --depth == 0)
-			return i;
+			stack[depth++] = (uint16_t)i;
+		else if (t[i] == ')' && depth > 0)
+			match[stack[--depth]] = (uint16_t)i;
 	}
-	return n;
+	free(stack);
+	return match;
 }
 
 /*
@@ -1674,14 +1716,15 @@ static size_t block_end(const char *t, size_t n, size_t open)
  * read as any other).
  */
 static size_t redirected_block(struct run *r, const char *t, size_t n, size_t open,
-			       struct cmdline *scratch, int depth)
+			       const uint16_t *match, struct cmdline *scratch, int depth)
 {
-	size_t close = block_end(t, n, open), k, after;
+	size_t close, k, after;
 	struct run sub;
 	const char *f;
 	size_t fn;
 	bool app;
 
+	close = match ? match[open] : n;
 	if (close >= n)
 		return open;
 	k = skip_delims(t, n, close + 1);
@@ -1701,8 +1744,7 @@ static size_t redirected_block(struct run *r, const char *t, size_t n, size_t op
 		sub.inherit_append = app;
 	}
 	run_parsed(&sub, t + open + 1, close - open - 1, depth + 1);
-	r->budget = sub.budget;
-	r->hit = sub.hit;
+		r->hit = sub.hit;
 	r->exited = sub.exited;
 	return after;
 }
@@ -1716,6 +1758,7 @@ static size_t redirected_block(struct run *r, const char *t, size_t n, size_t op
 static void run_parsed(struct run *r, const char *t, size_t n, int depth)
 {
 	struct cmdline *c;
+	uint16_t *match = NULL;	/* block ends, found when a '(' first shows */
 	size_t i = 0;
 	int paren = 0;
 	bool after_close = false;
@@ -1729,7 +1772,9 @@ static void run_parsed(struct run *r, const char *t, size_t n, int depth)
 				 (t[i] == ')' && paren > 0))) {
 			size_t after;
 
-			if (t[i] == '(' && (after = redirected_block(r, t, n, i, c, depth)) > i) {
+			if (t[i] == '(' && !match)
+				match = match_blocks(t, n);
+			if (t[i] == '(' && (after = redirected_block(r, t, n, i, match, c, depth)) > i) {
 				i = after;
 				after_close = true;
 				continue;
@@ -1758,18 +1803,19 @@ static void run_parsed(struct run *r, const char *t, size_t n, int depth)
 			run_for(r, t, n, i, depth);
 			break;
 		}
-		if (r->budget == 0) {
+		if (r->lim->cmds == 0) {
 			if (r->s)
 				r->s->st.over_budget++;
 			break;
 		}
-		r->budget--;
+		r->lim->cmds--;
 		i = collect(t, n, i, paren, c, &closed);
 		c->text[c->len] = '\0';
 		if (closed)
 			paren--, after_close = true;
 		exec_simple(r, c, depth);
 	}
+	free(match);
 	free(c);
 }
 
@@ -1787,10 +1833,11 @@ static void run_line(struct run *r, const char *raw, size_t len, int depth)
 
 bool ws_shell_line_is_command(const uint8_t *line, size_t len)
 {
+	struct limits lim = LINE_LIMITS;
 	struct run r;
 
 	memset(&r, 0, sizeof(r));
-	r.budget = WS_SHELL_CMDS_PER_LINE;
+	r.lim = &lim;
 	run_line(&r, (const char *)line, len, 0);
 	return r.hit;
 }
@@ -1810,7 +1857,8 @@ static void side_release(struct ws_shell *s, struct side *sd)
 {
 	heap_free(s, sd->buf, sd->cap);
 	sd->buf = NULL;
-	sd->len = sd->cap = sd->over = 0;
+	sd->len = sd->cap = sd->over = sd->scanned = 0;
+	sd->scan_inq = sd->scan_esc = false;
 }
 
 void ws_shell_free(struct ws_shell *s)
@@ -1868,8 +1916,8 @@ static void set_victim(struct ws_shell *s, int side, enum ws_shell_hint why)
 	if (other->role == ROLE_UNKNOWN) {
 		other->role = ROLE_ATTACKER;
 		if (other->binary || is_binary_line(other->buf, other->len)) {
-			other->len = 0;
-			other->over = 0;
+			other->len = other->over = other->scanned = 0;
+			other->scan_inq = other->scan_esc = false;
 		}
 	}
 }
@@ -1917,21 +1965,22 @@ static bool is_binary_line(const uint8_t *p, size_t n)
  * aside) outside quotes continues onto the next line, whose first character
  * it escapes [SO4094699 phase 2].
  */
-static bool continues(const uint8_t *p, size_t n)
+static bool continues(struct side *sd)
 {
-	bool inq = false, esc = false;
+	for (uint32_t i = sd->scanned; i < sd->len; i++) {
+		uint8_t c = sd->buf[i];
 
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r')
+		if (c == '\r')
 			continue;
-		if (esc)
-			esc = false;
-		else if (p[i] == '"')
-			inq = !inq;
-		else if (p[i] == '^' && !inq)
-			esc = true;
+		if (sd->scan_esc)
+			sd->scan_esc = false;
+		else if (c == '"')
+			sd->scan_inq = !sd->scan_inq;
+		else if (c == '^' && !sd->scan_inq)
+			sd->scan_esc = true;
 	}
-	return esc;
+	sd->scanned = sd->len;	/* a continued line is not scanned again: no n^2 */
+	return sd->scan_esc;
 }
 
 static void line_done(struct ws_shell *s, int side, bool final, const struct timeval *ts,
@@ -1939,11 +1988,12 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 {
 	struct side *sd = &s->side[side];
 	const char *line;
+	struct limits lim = LINE_LIMITS;
 	struct run r;
 
 	if (sd->over) {
 		s->st.truncated++;
-	} else if (!final && continues(sd->buf, sd->len)) {
+	} else if (!final && continues(sd)) {
 		return;	/* the LF is escaped: the next line is appended */
 	}
 	memset(&r, 0, sizeof(r));
@@ -1952,7 +2002,7 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 	r.ts = ts;
 	r.cb = cb;
 	r.arg = arg;
-	r.budget = WS_SHELL_CMDS_PER_LINE;
+	r.lim = &lim;
 	if (sd->role == ROLE_UNKNOWN && is_binary_line(sd->buf, sd->len))
 		goto done;	/* binary from an undecided side: not typed */
 	s->st.lines++;
@@ -1966,6 +2016,8 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 done:
 	sd->len = 0;
 	sd->over = 0;
+	sd->scanned = 0;
+	sd->scan_inq = sd->scan_esc = false;
 	if (sd->cap > 1024)	/* a long line's buffer is not kept */
 		side_release(s, sd);
 }
@@ -2028,7 +2080,8 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 
 		if (!append(s, sd, data, n)) {
 			s->st.dropped++;
-			sd->len = 0;
+			sd->len = sd->scanned = 0;
+			sd->scan_inq = sd->scan_esc = false;
 			ok = false;
 		}
 		if (!lf)

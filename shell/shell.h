@@ -84,7 +84,8 @@ bool ws_inet_addr(const char *s, size_t len, struct ws_addr *out);
 #define WS_SHELL_FILES_MAX 16		/* files in the virtual file system */
 #define WS_SHELL_FILE_BYTES 4096	/* longest virtual file */
 #define WS_SHELL_FETCHED_MAX 16		/* names fetched, remembered for exec */
-#define WS_SHELL_CMDS_PER_LINE 512	/* simple commands run per line, nesting included */
+#define WS_SHELL_CMDS_PER_LINE 1024	/* simple commands run per line, nesting included */
+#define WS_SHELL_EVENTS_PER_LINE 64	/* events reported per line (a for loop could make 4096) */
 
 enum ws_shell_action {
 	WS_SHELL_GET = 1,	/* tftp [-i] HOST GET REMOTE [LOCAL] */
@@ -151,7 +152,7 @@ struct ws_shell_stats {
 	uint64_t lines;			/* lines run */
 	uint64_t truncated;		/* lines over WS_SHELL_LINE_MAX (run truncated) */
 	uint64_t dropped;		/* lines lost: out of memory */
-	uint64_t over_budget;		/* commands not run: WS_SHELL_CMDS_PER_LINE */
+	uint64_t over_budget;		/* commands not run or events not reported: the per-line limits */
 	uint64_t state_full;		/* a set/echo>/fetched name refused: a bound was hit */
 	uint64_t events;
 	uint64_t unattributed;		/* exec lines of a side not yet known to type: not reported */

