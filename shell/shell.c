@@ -38,6 +38,7 @@
  *  - Conditions (if, &&, ||) are not evaluated: an attacker's line runs all
  *    its branches, so every dropper it names is reported.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,8 +73,8 @@ struct side {
 struct env {			/* the session's own set commands */
 	unsigned n;
 	size_t bytes;
-	char *name[WS_SHELL_ENV_MAX];	/* each "name\0value\0"; value NULL-marked as deleted */
-	bool deleted[WS_SHELL_ENV_MAX];
+	char *name[WS_SHELL_ENV_MAX];	/* each "name\0value\0" */
+	bool deleted[WS_SHELL_ENV_MAX];	/* "set x=": x is unset, a default included */
 };
 
 struct vfile {
@@ -1549,128 +1550,149 @@ static size_t for_subst(const char *body, size_t bn, char v, const char *item, s
 	return o;
 }
 
-/*
- * for [/d] [/r [path]] [/l] [/f ["opts"]] %V in (SET) do COMMAND [for]: the
- * rest of the line is the body, run once per item of SET (up to
- * FOR_ITEMS_MAX; /l counts start,step,end; /f takes a quoted string's first
- * word; wildcards and files name the victim's disk and are not run).
- */
-static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
-{
-	bool lmode = false, fmode = false;
-	char v, *out;
-	size_t a, b, set_a, set_b, body;
-	unsigned count = 0;
+/* A parsed "for" line: the loop variable, its set and where its body starts. */
+struct for_loop {
+	bool lmode, fmode;
+	char var;
+	size_t set_a, set_b;	/* the text between the parentheses */
+	size_t body;
+};
 
+/* for [/d] [/r [path]] [/l] [/f ["opts"]] %V in (SET) do: false if malformed. */
+static bool parse_for(const char *t, size_t n, size_t i, struct for_loop *f)
+{
+	size_t a, b;
+	bool inq = false;
+
+	memset(f, 0, sizeof(*f));
 	i = skip_delims(t, n, i + 3);
 	while (i < n && t[i] == '/') {
 		char o = lower(i + 1 < n ? t[i + 1] : 0);
 
-		i = next_token(t, n, i, &a, &b);
-		lmode |= o == 'l';
-		fmode |= o == 'f';
-		i = skip_delims(t, n, i);
+		i = skip_delims(t, n, next_token(t, n, i, &a, &b));
+		f->lmode |= o == 'l';
+		f->fmode |= o == 'f';
 		if ((o == 'f' && i < n && t[i] == '"') || (o == 'r' && i < n && t[i] != '%'))
-			i = next_token(t, n, i, &a, &b);
-		i = skip_delims(t, n, i);
+			i = skip_delims(t, n, next_token(t, n, i, &a, &b));
 	}
-	if (i + 1 >= n || t[i] != '%')
-		return;
-	if (t[i + 1] == '%')
-		return;	/* %%V is for batch files: on the command line it is an error [SO4094699] */
-	v = t[i + 1];
+	/* %%V is for batch files: on the command line it is an error [SO4094699] */
+	if (i + 1 >= n || t[i] != '%' || t[i + 1] == '%')
+		return false;
+	f->var = t[i + 1];
 	i = skip_delims(t, n, i + 2);
 	if (!word_is(t, n, i, "in"))
-		return;
+		return false;
 	i = skip_delims(t, n, i + 2);
 	if (i >= n || t[i] != '(')
-		return;
-	set_a = ++i;
-	{
-		bool inq = false;
-
-		while (i < n && (inq || t[i] != ')')) {
-			if (t[i] == '"')
-				inq = !inq;
-			i++;
-		}
-	}
+		return false;
+	f->set_a = ++i;
+	for (; i < n && (inq || t[i] != ')'); i++)
+		if (t[i] == '"')
+			inq = !inq;
 	if (i >= n)
-		return;
-	set_b = i;
+		return false;
+	f->set_b = i;
 	i = skip_delims(t, n, i + 1);
 	if (!word_is(t, n, i, "do"))
-		return;
-	body = skip_delims(t, n, i + 2);
-	if (!(out = malloc(LINE_CAP)))
-		return;
-	if (lmode) {
-		long nums[3] = {0, 0, 0};
-		unsigned k = 0;
+		return false;
+	f->body = skip_delims(t, n, i + 2);
+	return true;
+}
 
-		for (size_t p = set_a; p < set_b && k < 3; k++) {
-			p = next_token(t, set_b, p, &a, &b);
-			for (size_t q = a + (a < b && t[a] == '-'); q < b; q++)
-				if (t[q] >= '0' && t[q] <= '9' && nums[k] < 1000000)
-					nums[k] = nums[k] * 10 + (t[q] - '0');
-			if (a < b && t[a] == '-')
-				nums[k] = -nums[k];
-		}
-		long step = nums[1] ? nums[1] : 1;
+static bool loop_may_go_on(const struct run *r, unsigned count)
+{
+	return count < FOR_ITEMS_MAX && r->lim->cmds > 0 && r->lim->iterations > 0;
+}
 
-		for (long x = nums[0]; count < FOR_ITEMS_MAX && r->lim->cmds > 0 && r->lim->iterations > 0 &&
-				       (nums[1] > 0   ? x <= nums[2]
-					: nums[1] < 0 ? x >= nums[2]
-						      : x == nums[0]);
-		     x += step) {
-			char item[24];
-			int len = 0;
-			long y = x < 0 ? -x : x;
-			char tmp[24];
-			int tl = 0;
+/* The body once, with the variable replaced by item. */
+static void run_body(struct run *r, const char *t, size_t n, const struct for_loop *f,
+		     const char *item, size_t in, char *out, int depth)
+{
+	r->lim->iterations--;
+	run_parsed(r, out, for_subst(t + f->body, n - f->body, f->var, item, in, out), depth + 1);
+}
 
-			do
-				tmp[tl++] = (char)('0' + y % 10);
-			while ((y /= 10) && tl < 20);
-			if (x < 0)
-				item[len++] = '-';
-			while (tl)
-				item[len++] = tmp[--tl];
-			r->lim->iterations--;
-			run_parsed(r, out, for_subst(t + body, n - body, v, item, (size_t)len, out), depth + 1);
-			count++;
-		}
-	} else {
-		for (size_t p = set_a; p < set_b && count < FOR_ITEMS_MAX && r->lim->cmds > 0 && r->lim->iterations > 0;) {
-			const char *w;
-			size_t wn;
+/* for /l: start,step,end [for]. */
+static void run_for_l(struct run *r, const char *t, size_t n, const struct for_loop *f,
+		      char *out, int depth)
+{
+	long nums[3] = {0, 0, 0}, step;
+	unsigned k = 0, count = 0;
+	size_t a, b;
 
-			p = next_token(t, set_b, p, &a, &b);
-			if (a == b)
-				break;
-			w = t + a;
-			wn = b - a;
-			if (fmode && w[0] != '"')
-				break;	/* a file's lines: not on our side of the wire */
-			if (fmode) {
-				size_t e = 1;
-
-				while (e < wn - 1 && !is_blank(w[e]) && w[e] != '"')
-					e++;
-				w++;
-				wn = e - 1;
-			} else if (memchr(w, '*', wn) || memchr(w, '?', wn)) {
-				continue;
-			}
-			r->lim->iterations--;
-			run_parsed(r, out, for_subst(t + body, n - body, v, w, wn, out), depth + 1);
-			count++;
-			if (fmode)
-				break;
-		}
+	for (size_t p = f->set_a; p < f->set_b && k < 3; k++) {
+		p = next_token(t, f->set_b, p, &a, &b);
+		for (size_t q = a + (a < b && t[a] == '-'); q < b; q++)
+			if (t[q] >= '0' && t[q] <= '9' && nums[k] < 1000000)
+				nums[k] = nums[k] * 10 + (t[q] - '0');
+		if (a < b && t[a] == '-')
+			nums[k] = -nums[k];
 	}
+	step = nums[1] ? nums[1] : 1;
+	for (long x = nums[0]; loop_may_go_on(r, count); x += step, count++) {
+		char item[24];
+		int len;
+
+		if ((nums[1] > 0 && x > nums[2]) || (nums[1] < 0 && x < nums[2]) ||
+		    (nums[1] == 0 && x != nums[0]))
+			break;
+		len = snprintf(item, sizeof(item), "%ld", x);
+		run_body(r, t, n, f, item, (size_t)len, out, depth);
+	}
+}
+
+/* for over a set of words, or /f over a quoted string's first word [for]. */
+static void run_for_items(struct run *r, const char *t, size_t n, const struct for_loop *f,
+			  char *out, int depth)
+{
+	unsigned count = 0;
+	size_t a, b;
+
+	for (size_t p = f->set_a; p < f->set_b && loop_may_go_on(r, count);) {
+		const char *w;
+		size_t wn;
+
+		p = next_token(t, f->set_b, p, &a, &b);
+		if (a == b)
+			break;
+		w = t + a;
+		wn = b - a;
+		if (f->fmode && w[0] != '"')
+			break;	/* a file's lines: not on our side of the wire */
+		if (f->fmode) {
+			size_t e = 1;
+
+			while (e < wn - 1 && !is_blank(w[e]) && w[e] != '"')
+				e++;
+			run_body(r, t, n, f, w + 1, e - 1, out, depth);
+			break;
+		}
+		if (memchr(w, '*', wn) || memchr(w, '?', wn))
+			continue;	/* wildcards name the victim's disk */
+		run_body(r, t, n, f, w, wn, out, depth);
+		count++;
+	}
+}
+
+/*
+ * for ... %V in (SET) do COMMAND [for]: the rest of the line is the body,
+ * run once per item of SET (up to FOR_ITEMS_MAX, and the line's limits;
+ * /l counts start,step,end; /f takes a quoted string's first word;
+ * wildcards and files name the victim's disk and are not run).
+ */
+static void run_for(struct run *r, const char *t, size_t n, size_t i, int depth)
+{
+	struct for_loop f;
+	char *out;
+
+	if (!parse_for(t, n, i, &f) || !(out = malloc(LINE_CAP)))
+		return;
+	if (f.lmode)
+		run_for_l(r, t, n, &f, out, depth);
+	else
+		run_for_items(r, t, n, &f, out, depth);
 	if ((r->lim->iterations == 0 || r->lim->cmds == 0) && r->s)
-		r->s->st.over_budget++;	/* items left unrun */
+		r->s->st.over_budget++;	/* items may be left unrun */
 	free(out);
 }
 
