@@ -78,7 +78,13 @@ bool ws_inet_addr(const char *s, size_t len, struct ws_addr *out);
 /* A file name longer than this is still reported, with name_ok false. */
 #define WS_SHELL_NAME_MAX 255
 
-/* Bounds of one session's state. */
+/*
+ * Bounds of one session's state. Held between calls: the struct (176
+ * bytes on x86-64), a line buffer per typing side grown to need (at most
+ * 8 KiB each), and only once used the variables, files, fetched names and
+ * an interactive ftp: about 110 KiB at the very most, 388 bytes after a
+ * Blaster session. Scratch for running a line is freed before feed returns.
+ */
 #define WS_SHELL_ENV_MAX 64		/* variables set by the session */
 #define WS_SHELL_ENV_BYTES 16384	/* their names and values in all */
 #define WS_SHELL_FILES_MAX 16		/* files in the virtual file system */
