@@ -2128,6 +2128,27 @@ void ws_shell_end(struct ws_shell *s, const struct timeval *ts, ws_shell_event_f
 	}
 }
 
+size_t ws_shell_server_text(const struct ws_shell_event *ev, char *dst, size_t cap)
+{
+	char port[8] = "";
+	size_t n = 0, pn;
+
+	if (ev->action == WS_SHELL_GET || ev->action == WS_SHELL_FTP_GET)
+		n = ev->host_len;
+	if (ev->action == WS_SHELL_FTP_GET && ev->port != 21)
+		snprintf(port, sizeof(port), ":%u", ev->port);
+	pn = strlen(port);
+	if (cap > 0) {
+		size_t h = n < cap - 1 ? n : cap - 1;
+		size_t p = pn < cap - 1 - h ? pn : cap - 1 - h;
+
+		memcpy(dst, ev->host, h);
+		memcpy(dst + h, port, p);
+		dst[h + p] = '\0';
+	}
+	return n + pn;
+}
+
 const char *ws_shell_action_name(enum ws_shell_action a)
 {
 	switch (a) {

@@ -168,6 +168,15 @@ struct ws_shell_stats {
 
 void ws_shell_get_stats(const struct ws_shell *s, struct ws_shell_stats *st);
 
+/* "get", "ftp-get", "start", "exec": the log's Action column. */
 const char *ws_shell_action_name(enum ws_shell_action a);
+
+/*
+ * The log's Server column, raw (escape it at the sink): the host as typed
+ * for get; for ftp-get the host, or "host:port" when the port is not 21;
+ * empty for start and exec. Always NUL-terminated in dst (cut to cap);
+ * returns the length it needs, like snprintf.
+ */
+size_t ws_shell_server_text(const struct ws_shell_event *ev, char *dst, size_t cap);
 
 #endif

@@ -23,6 +23,13 @@ static void on_event(const struct ws_shell_event *ev, void *arg)
 	if ((ev->action == WS_SHELL_GET || ev->action == WS_SHELL_FTP_GET) &&
 	    (ev->host_len == 0 || ev->port == 0))
 		__builtin_trap();
+	{
+		char srv[16];
+		size_t need = ws_shell_server_text(ev, srv, sizeof(srv));
+
+		if (strlen(srv) >= sizeof(srv) || strlen(srv) > need)
+			__builtin_trap();
+	}
 	(*n)++;
 }
 

@@ -30,7 +30,7 @@ struct log {
 	size_t len;
 	unsigned n;
 	struct ws_shell_event last;	/* its strings are copied below (valid only in the callback) */
-	char file[300], local[300], host[300], user[300], pass[300];
+	char file[300], local[300], host[300], user[300], pass[300], server[300];
 	char addr[WS_ADDR_STRLEN];
 	int attacker;
 };
@@ -50,6 +50,7 @@ static void on_event(const struct ws_shell_event *ev, void *arg)
 	snprintf(l->host, sizeof(l->host), "%s", ev->host);
 	snprintf(l->user, sizeof(l->user), "%s", ev->user);
 	snprintf(l->pass, sizeof(l->pass), "%s", ev->pass);
+	ws_shell_server_text(ev, l->server, sizeof(l->server));
 	l->last.file = l->last.local = l->last.host = l->last.user = l->last.pass = NULL;
 	l->attacker = ev->attacker;
 	ws_addr_str(&ev->addr, l->addr, sizeof(l->addr));
@@ -239,6 +240,7 @@ static void test_ftp_fields(void)
 	CHECK(strcmp(l.host, "010.0.0.1") == 0 && strcmp(l.addr, "8.0.0.1") == 0,
 	      "host as typed, address as inet_addr reads it: %s %s", l.host, l.addr);
 	CHECK(l.last.port == 2121 && l.last.proto == WS_SHELL_PROTO_FTP, "port and proto");
+	CHECK(strcmp(l.server, "010.0.0.1:2121") == 0, "Server column: %s", l.server);
 	CHECK(strcmp(l.user, "bob") == 0 && strcmp(l.pass, "pw") == 0, "user/pass");
 	CHECK(strcmp(l.file, "a.exe") == 0 && strcmp(l.local, "c:\\b.exe") == 0, "names");
 	feed(s, WS_SIDE_CLIENT, "b\n", &l);
@@ -252,6 +254,18 @@ static void test_ftp_fields(void)
 	feed(s, WS_SIDE_CLIENT, "get n.exe\n", &l);
 	CHECK(l.n == 4 && strcmp(l.addr, "-") == 0 && strcmp(l.user, "anonymous") == 0,
 	      "a name is never resolved: %s", l.addr);
+	CHECK(strcmp(l.server, "files.example.net") == 0, "port 21 is not shown: %s", l.server);
+	{
+		struct ws_shell_event ev = {.action = WS_SHELL_FTP_GET, .host = "1.2.3.4",
+					    .host_len = 7, .port = 2121};
+		char small[6];
+
+		CHECK(ws_shell_server_text(&ev, small, sizeof(small)) == 12 &&
+		      strcmp(small, "1.2.3") == 0, "cut to the buffer, full length returned: %s", small);
+		ev.action = WS_SHELL_EXEC;
+		CHECK(ws_shell_server_text(&ev, small, sizeof(small)) == 0 && small[0] == '\0',
+		      "no server for exec");
+	}
 	feed(s, WS_SIDE_CLIENT, "quit\n", &l);
 	feed(s, WS_SIDE_CLIENT, "get q.exe\n", &l);
 	CHECK(l.n == 4, "after quit, get is cmd's: %s", l.text);

@@ -306,10 +306,18 @@ static void on_event(const struct ws_shell_event *ev, void *arg)
 		o += sprintf(o, "; ");
 	o += sprintf(o, "%s ", ws_shell_action_name(ev->action));
 	if (ev->action == WS_SHELL_GET || ev->action == WS_SHELL_FTP_GET) {
+		char server[1024];
+		size_t sn = ws_shell_server_text(ev, server, sizeof(server));
+
 		o = fmt_bytes(o, ev->host, ev->host_len);
 		if (ev->action == WS_SHELL_FTP_GET)
 			o += sprintf(o, ":%u", ev->port);
 		*o++ = ' ';
+		/* the Server column: host as typed, ":port" only for ftp off 21 */
+		if (sn != ev->host_len + (ev->action == WS_SHELL_FTP_GET && ev->port != 21 ?
+					  (size_t)snprintf(NULL, 0, ":%u", ev->port) : 0) ||
+		    memcmp(server, ev->host, ev->host_len) != 0)
+			o += sprintf(o, "[bad server text %s] ", server);
 	}
 	o = fmt_bytes(o, ev->file, ev->file_len);
 	if (ev->local_len) {
