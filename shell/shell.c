@@ -80,7 +80,7 @@ struct env {			/* the session's own set commands */
 struct vfile {
 	char *name;		/* base name, lower case */
 	uint8_t *data;
-	size_t len;
+	size_t len, cap;	/* cap grows to need, up to WS_SHELL_FILE_BYTES */
 };
 
 struct vfs {
@@ -572,9 +572,19 @@ static void vfs_write(struct run *r, const char *name, size_t n, bool append, co
 			return;
 		keep = WS_SHELL_FILE_BYTES - f->len;
 	}
-	if (!f->data) {
-		if (!(f->data = heap_alloc(s, WS_SHELL_FILE_BYTES)))
+	if (f->len + keep > f->cap) {
+		size_t cap = f->cap ? f->cap : 64;
+		uint8_t *nd;
+
+		while (cap < f->len + keep)
+			cap *= 2;
+		if (cap > WS_SHELL_FILE_BYTES)
+			cap = WS_SHELL_FILE_BYTES;
+		if (!(nd = realloc(f->data, cap)))
 			goto full;
+		s->st.heap += cap - f->cap;
+		f->data = nd;
+		f->cap = cap;
 	}
 	d = f->data + f->len;
 	if (keep > tn) {
@@ -596,7 +606,7 @@ static void vfs_delete(struct ws_shell *s, const char *name, size_t n)
 	if (!f)
 		return;
 	heap_free(s, f->name, strlen(f->name) + 1);
-	heap_free(s, f->data, WS_SHELL_FILE_BYTES);
+	heap_free(s, f->data, f->cap);
 	*f = s->vfs->f[--s->vfs->n];
 	memset(&s->vfs->f[s->vfs->n], 0, sizeof(s->vfs->f[0]));
 }

@@ -82,13 +82,13 @@ bool ws_inet_addr(const char *s, size_t len, struct ws_addr *out);
  * Bounds of one session's state. Held between calls: the struct (176
  * bytes on x86-64), a line buffer per typing side grown to need (at most
  * 8 KiB each), and only once used the variables, files, fetched names and
- * an interactive ftp: about 110 KiB at the very most, 388 bytes after a
- * Blaster session. Scratch for running a line is freed before feed returns.
+ * an interactive ftp, each grown to need: about 44 KiB at the very most
+ * (the two 8 KiB lines are most of it), 388 bytes after a Blaster session. Scratch for running a line is freed before feed returns.
  */
-#define WS_SHELL_ENV_MAX 64		/* variables set by the session */
-#define WS_SHELL_ENV_BYTES 16384	/* their names and values in all */
-#define WS_SHELL_FILES_MAX 16		/* files in the virtual file system */
-#define WS_SHELL_FILE_BYTES 4096	/* longest virtual file */
+#define WS_SHELL_ENV_MAX 32		/* variables set by the session */
+#define WS_SHELL_ENV_BYTES 4096		/* their names and values in all */
+#define WS_SHELL_FILES_MAX 8		/* files in the virtual file system */
+#define WS_SHELL_FILE_BYTES 2048	/* longest virtual file (an ftp script is ~100) */
 #define WS_SHELL_FETCHED_MAX 16		/* names fetched, remembered for exec */
 #define WS_SHELL_CMDS_PER_LINE 1024	/* simple commands run per line, nesting included */
 #define WS_SHELL_EVENTS_PER_LINE 64	/* events reported per line (a for loop could make 4096) */
