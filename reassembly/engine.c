@@ -16,6 +16,7 @@
  *    receive queue (normalize.c) before delivery.
  */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,6 +637,8 @@ static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
 		if (G.p.screen)
 			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, b, f->slen[side]);
 	}
+	bool truncated_before = f->sfull[side];
+
 	if (take < n)
 		f->sfull[side] = true;
 	if (v == WS_SCREEN_IGNORE && !f->watched) {
@@ -649,8 +652,12 @@ static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
 	if (v <= WS_SCREEN_IGNORE && f->watched &&
 	    ((side == WS_SIDE_CLIENT && has_newline(data, n)) || f->nsegs >= 2))
 		v = WS_SCREEN_FOLLOW;
-	if (v >= WS_SCREEN_FOLLOW)
-		promote(f, v == WS_SCREEN_FOLLOW_SHELL, ts);
+	if (v < WS_SCREEN_FOLLOW)
+		return;
+	/* only bytes lost in earlier segments break the line; this one's tail follows */
+	f->sfull[side] = truncated_before;
+	if (promote(f, v == WS_SCREEN_FOLLOW_SHELL, ts) && take < n)
+		stream_deliver(f, side, data + take, n - take, ts);
 }
 
 static void deliver(struct flow *f, int side, const uint8_t *data, size_t n,
@@ -1466,11 +1473,11 @@ static void sample_decide(void)
 	G.csum_weak = G.st.checksum_offload;
 	G.st.checksums_on = G.csum_check;
 	for (size_t i = 0; i < G.nsample; i++) {
-		if (G.sample[i].ts.tv_sec != last) {
-			sweep_to(G.sample[i].ts.tv_sec);
-			last = G.sample[i].ts.tv_sec;
-		}
 		packet(&G.sample[i].ts, G.sample[i].pkt, G.sample[i].len);
+		if (G.now.tv_sec != last) {
+			sweep_to(G.now.tv_sec);	/* the clock as packet() moved it */
+			last = G.now.tv_sec;
+		}
 		free(G.sample[i].pkt);
 	}
 	G.nsample = 0;
@@ -1575,7 +1582,13 @@ void ws_reasm_sweep(const struct timeval *now)
 {
 	if (!G.inited || G.sampling)
 		return;
-	clock_observe(now);
+	/* the clock rule again, without counting: packets are counted in feed */
+	if (!G.clock_set) {
+		G.now = *now;
+		G.clock_set = true;
+	} else if (timercmp(now, &G.now, >) && now->tv_sec <= G.now.tv_sec + CLOCK_JUMP) {
+		G.now = *now;
+	}
 	sweep_to(G.now.tv_sec);
 }
 
@@ -1671,4 +1684,33 @@ int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *serv
 void ws_reasm_follow_port(uint16_t port)
 {
 	set_bit(G.forced, port);
+}
+
+/* One line for the sensor's statistics: what the normalizer set aside and why. */
+size_t ws_reasm_stats_text(char *buf, size_t cap)
+{
+	const struct ws_reasm_stats *s = ws_reasm_stats();
+	size_t n;
+
+	n = (size_t)snprintf(buf, cap, "normalizer (target %s, checksums %s%s): set aside",
+			     ws_policy_name(G.p.target), s->checksums_on ? "on" : "off",
+			     s->checksum_offload ? ", offload seen: validation turned off" : "");
+	for (int d = 0; d < WS_DROP_KINDS && n < cap; d++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s %s %" PRIu64, d ? "," : "",
+				      ws_drop_name((enum ws_drop)d), s->dropped[d]);
+	if (n < cap)
+		n += (size_t)snprintf(buf + n, cap - n,
+				      "; doubtful bytes released %" PRIu64 ", replaced %" PRIu64
+				      "; overlaps tcp %" PRIu64 " (conflicting %" PRIu64
+				      "), ip fragments %" PRIu64 " (conflicting %" PRIu64
+				      "); gaps %" PRIu64 "; clock: future %" PRIu64 ", past %" PRIu64
+				      ", jumps %" PRIu64 "; screened %" PRIu64 " (promoted %" PRIu64
+				      ", ignored %" PRIu64 ", evicted %" PRIu64 "), shell streams %" PRIu64
+				      ", refused %" PRIu64 ", expected %" PRIu64 " (hit %" PRIu64 ")",
+				      s->weak_released, s->weak_replaced, s->tcp_overlaps,
+				      s->tcp_conflicts, s->frag_overlaps, s->frag_conflicts, s->gaps,
+				      s->clock_future, s->clock_past, s->clock_jumps, s->screened,
+				      s->screen_promoted, s->screen_ignored, s->screen_evicted,
+				      s->protected_streams, s->refused, s->expect_added, s->expect_hit);
+	return n < cap ? n : cap - 1;
 }

@@ -180,6 +180,8 @@ void ws_reasm_finish(void);
 const struct ws_reasm_stats *ws_reasm_stats(void);
 size_t ws_reasm_active_streams(void);
 size_t ws_reasm_screening_flows(void);
+/* The normalizer's counters as one line of text (no newline); returns its length. */
+size_t ws_reasm_stats_text(char *buf, size_t cap);
 
 /* Shell evidence found by the upper layer: the stream is never evicted by one without. */
 void ws_reasm_protect(struct ws_flow_info *flow);

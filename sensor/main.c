@@ -552,6 +552,12 @@ static void print_stats(struct sensor *s, const char *when)
 		rs->nids_warn[WS_NW_UDP] + rs->nids_warn[WS_NW_SCAN] + rs->nids_warn[WS_NW_OTHER],
 		cs.truncated, cs.non_ip, rs->overlong, rs->partial_dropped, rs->evictions,
 		rs->idle_expired, rs->no_mem, s->log_errors, s->f.restarts);
+	{
+		char line[1024];
+
+		ws_reasm_stats_text(line, sizeof(line));
+		fprintf(stderr, "wormsnare: %s\n", line);
+	}
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -642,6 +648,9 @@ static void open_capture(struct sensor *s)
 		.flow_user_size = sizeof(struct ws_match_ctx),
 		.on_line = on_line,
 		.on_udp = s->cfg.carve.enabled ? on_udp : NULL,
+		.target = s->cfg.reassembly.target,
+		.checksums = s->cfg.reassembly.checksums,
+		.screen_flows = s->cfg.reassembly.screen_flows,
 		.arg = s,
 	};
 
