@@ -112,7 +112,8 @@ struct expect {
 	struct ws_addr client;	/* WS_AF_NONE: any */
 	uint32_t server;
 	uint16_t port;
-	time_t until;
+	int ttl;
+	time_t until;		/* 0: counted from the first packet */
 };
 
 struct sampled {
@@ -1072,7 +1073,11 @@ static bool expect_take(const struct seg *g)
 {
 	for (size_t i = 0; i < G.nexpect; i++) {
 		struct expect *e = &G.expect[i];
-		bool gone = G.now.tv_sec > e->until;
+		bool gone;
+
+		if (e->until == 0)
+			e->until = G.now.tv_sec + e->ttl;	/* added before the first packet */
+		gone = G.now.tv_sec > e->until;
 
 		if (!gone && (e->server != g->daddr || e->port != g->dport ||
 			      (e->client.family != WS_AF_NONE &&
@@ -1662,7 +1667,7 @@ int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *serv
 	if (!G.inited || !ws_addr_is_v4(&server->addr))
 		return -1;
 	for (size_t i = 0; i < G.nexpect; i++)
-		if (G.now.tv_sec > G.expect[i].until) {
+		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
 			G.st.expect_expired++;
 			G.expect[i--] = G.expect[--G.nexpect];
 		}
@@ -1676,7 +1681,8 @@ int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *serv
 		e->client = *client;
 	e->server = htonl(ws_addr_v4_host(&server->addr));
 	e->port = server->port;
-	e->until = G.now.tv_sec + ttl;
+	e->ttl = ttl;
+	e->until = G.clock_set ? G.now.tv_sec + ttl : 0;
 	G.st.expect_added++;
 	return 0;
 }
