@@ -16,7 +16,7 @@
 
 #define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
 #define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
-#define RXQ_MIN_CAP 1024u
+#define RXQ_MIN_CAP 256u
 
 const char *ws_policy_name(enum ws_policy p)
 {
