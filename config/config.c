@@ -39,6 +39,8 @@ enum kind {
 	K_FILTER,	/* BPF text: checked by libpcap later */
 	K_SYSLOG_TARGET,	/* as ws_syslog_target_check() accepts */
 	K_FACILITY,	/* a syslog facility name */
+	K_TARGET,	/* reassembly target policy name -> int (enum ws_policy order) */
+	K_CHECKSUMS,	/* auto | on | off -> int (enum ws_checksums order) */
 };
 
 struct key {
@@ -79,6 +81,9 @@ static const struct key keys[] = {
 	{"privsep", K_SECTION, 0, 0, 0, 0, 0},
 	{"privsep.user", K_USER, F(privsep.user), 0, 0, 0},
 	{"privsep.seccomp", K_BOOL, F(privsep.seccomp), 0, 0, 0},
+	{"reassembly.target", K_TARGET, F(reassembly.target), 0, 0, 0},
+	{"reassembly.checksums", K_CHECKSUMS, F(reassembly.checksums), 0, 0, 0},
+	{"reassembly.screen_flows", K_INT, F(reassembly.screen_flows), 64, 4194304, 0},
 	{"fetch", K_SECTION, 0, 0, 0, 0, 0},
 	{"fetch.enabled", K_BOOL, F(fetch.enabled), 0, 0, 0},
 	{"fetch.user", K_USER, F(fetch.user), 0, 0, 0},
@@ -148,6 +153,9 @@ void ws_config_defaults(struct ws_config *c)
 	c->reassembly.max_streams = 8192;
 	c->reassembly.max_line = 1024;
 	c->reassembly.idle_timeout = 600;
+	c->reassembly.target = 0;	/* windows */
+	c->reassembly.checksums = 0;	/* auto */
+	c->reassembly.screen_flows = 32768;
 	c->fetch.enabled = true;
 	strcpy(c->fetch.user, WS_DEFAULT_FETCH_USER);
 	strcpy(c->privsep.user, WS_DEFAULT_SENSOR_USER);
@@ -462,6 +470,22 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			return failf(L, &ev->start_mark, k->path,
 				     "expected command, source or command-then-source");
 		return 0;
+	case K_TARGET:
+	case K_CHECKSUMS: {
+		static const char *const targets[] = {"windows", "linux", "bsd", "first", "last",
+						      NULL};
+		static const char *const modes[] = {"auto", "on", "off", NULL};
+		const char *const *names = k->kind == K_TARGET ? targets : modes;
+
+		for (int i = 0; plain && names[i]; i++)
+			if (!strcmp(s, names[i])) {
+				*(int *)field = i;
+				return 0;
+			}
+		return failf(L, &ev->start_mark, k->path, k->kind == K_TARGET ?
+			     "expected windows, linux, bsd, first or last" :
+			     "expected auto, on or off");
+	}
 	case K_HOSTPORT:
 		if (s[0] && ws_hostport_parse(s, &c->fetch.redirect_addr, &c->fetch.redirect_port) < 0)
 			return failf(L, &ev->start_mark, k->path, "expected \"\" or IPv4:PORT");

@@ -68,6 +68,9 @@ struct ws_config {
 		int max_streams;	/* concurrent TCP streams followed, 16 .. 4194304 */
 		int max_line;		/* bytes per command line, 64 .. 65536 */
 		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
+		int target;		/* 0 windows, 1 linux, 2 bsd, 3 first, 4 last (enum ws_policy) */
+		int checksums;		/* 0 auto, 1 on, 2 off (enum ws_checksums) */
+		int screen_flows;	/* screening table size, 64 .. 4194304 */
 	} reassembly;
 
 	struct {

