@@ -189,7 +189,7 @@ struct ws_ftp_track_params {
 struct ws_ftp_track_stats {
 	uint64_t sessions, commands, replies, transfers, complete, incomplete, errors,
 		 too_large, evicted, data_connections, data_unmatched, listings,
-		 long_lines, bad_lines, early_dropped, port_elsewhere;
+		 long_lines, bad_lines, early_dropped, port_elsewhere, resyncs;
 };
 
 struct ws_ftp_tracker;

@@ -68,7 +68,8 @@ struct pending {
 };
 
 struct user {		/* a command waiting for a data connection */
-	struct xfer *x;	/* NULL: a listing */
+	struct xfer *x;		/* NULL: a listing, or a file not followed */
+	struct chan *ch;	/* the data connection announced when it was sent */
 };
 
 struct linebuf {
@@ -417,18 +418,39 @@ static struct xfer *xfer_new(struct ws_ftp_tracker *t, struct session *s,
 	return x;
 }
 
-/* A command needs a data connection: the oldest one waiting with bytes, or later. */
+/*
+ * A command needs a data connection: the one last announced (each PASV
+ * names its own port, so this pairs exactly; active mode may reuse one
+ * PORT for several commands, taken in order). If that connection is
+ * already there with bytes waiting, it is this command's.
+ */
 static void user_add(struct ws_ftp_tracker *t, struct session *s, struct xfer *x)
 {
-	for (unsigned i = 0; i < s->nchans; i++) {
-		struct chan *ch = s->chans[i];
+	struct chan *ch = s->nchans ? s->chans[s->nchans - 1] : NULL;
 
-		if (ch->bound && !ch->has_user) {
-			chan_give(t, ch, x);
-			return;
-		}
+	if (ch && ch->bound && !ch->ended && !ch->has_user) {
+		chan_give(t, ch, x);
+		return;
 	}
-	s->users[s->nusers++].x = x;
+	if (ch && ch->bound && ch->ended && !ch->has_user && ch->nearly) {
+		chan_give(t, ch, x);	/* the whole connection came before the command */
+		return;
+	}
+	s->users[s->nusers].x = x;
+	s->users[s->nusers].ch = ch;
+	s->nusers++;
+}
+
+/* The first command waiting for this connection, or for any; -1 if none. */
+static int user_for(const struct session *s, const struct chan *ch)
+{
+	for (unsigned i = 0; i < s->nusers; i++)
+		if (s->users[i].ch == ch)
+			return (int)i;
+	for (unsigned i = 0; i < s->nusers; i++)
+		if (!s->users[i].ch)
+			return (int)i;
+	return -1;
 }
 
 /* ------------------------------------------------------------- channels */
@@ -441,6 +463,9 @@ static void chan_free(struct ws_ftp_tracker *t, struct chan *ch)
 	while (*pp != ch)
 		pp = &(*pp)->next;
 	*pp = ch->next;
+	for (unsigned i = 0; i < s->nusers; i++)
+		if (s->users[i].ch == ch)
+			s->users[i].ch = NULL;
 	for (unsigned i = 0; i < s->nchans; i++)
 		if (s->chans[i] == ch) {
 			memmove(&s->chans[i], &s->chans[i + 1],
@@ -552,6 +577,7 @@ static struct chan *chan_free_for(const struct ws_ftp_tracker *t, const struct w
 static void chan_bind(struct ws_ftp_tracker *t, struct chan *ch, const struct ws_ftp_flow *f)
 {
 	struct session *s = ch->s;
+	int u;
 
 	if (ch->bound && ch->x)	/* an older connection's transfer: its data is over */
 		ch->x->ch = NULL;
@@ -566,10 +592,11 @@ static void chan_bind(struct ws_ftp_tracker *t, struct chan *ch, const struct ws
 	ch->connector_port = f->client.port;
 	ch->flow = *f;
 	t->st.data_connections++;
-	if (s->nusers > 0) {
-		struct xfer *x = s->users[0].x;
+	u = user_for(s, ch);
+	if (u >= 0) {
+		struct xfer *x = s->users[u].x;
 
-		users_remove(s, 0);
+		users_remove(s, (unsigned)u);
 		chan_give(t, ch, x);
 	}
 }
@@ -585,7 +612,7 @@ static void chan_early(struct ws_ftp_tracker *t, struct chan *ch, enum ws_ftp_si
 	if (side != ch->early_side)
 		return;
 	if (n > t->p.max_early - ch->nearly) {
-		t->st.early_dropped += n;
+		t->st.early_dropped += n - (t->p.max_early - ch->nearly);
 		n = t->p.max_early - ch->nearly;
 	}
 	if (n == 0)
@@ -782,6 +809,26 @@ static void on_final(struct ws_ftp_tracker *t, struct session *s, const struct p
 	}
 }
 
+/*
+ * 227 and 229 answer only PASV and EPSV: if the oldest pending command is
+ * something else, replies were lost (capture gap); skip to the command.
+ */
+static void resync(struct ws_ftp_tracker *t, struct session *s, unsigned code)
+{
+	enum ws_ftp_cmd want = code == 227 ? WS_FTP_CMD_PASV : WS_FTP_CMD_EPSV;
+	unsigned i;
+
+	if (code != 227 && code != 229)
+		return;
+	for (i = 0; i < s->npend && s->pend[i].cmd != want; i++)
+		;
+	if (i == 0 || i == s->npend)
+		return;
+	t->st.resyncs += i;
+	memmove(&s->pend[0], &s->pend[i], (s->npend - i) * sizeof(s->pend[0]));
+	s->npend -= i;
+}
+
 static void on_reply(struct ws_ftp_tracker *t, struct session *s, const struct ws_ftp_reply *r)
 {
 	struct pending pd;
@@ -800,6 +847,7 @@ static void on_reply(struct ws_ftp_tracker *t, struct session *s, const struct w
 			on_transfer_reply(t, s->pend[0].x, r);
 		return;
 	}
+	resync(t, s, r->code);
 	pd = s->pend[0];
 	memmove(&s->pend[0], &s->pend[1], (s->npend - 1) * sizeof(s->pend[0]));
 	s->npend--;
