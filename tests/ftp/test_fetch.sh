@@ -200,7 +200,7 @@ if command -v curl >/dev/null; then
 fi
 
 # --- an odd port, as the bots use (8884), when free on this machine
-if $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 8884))' 2>/dev/null; then
+if $py -c 'import socket; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 8884))' 2>/dev/null; then
 	start_server odd --port 8884
 	out=$("$drv" 127.0.0.1 8884 ssms.exe "$work/o" 2>&1)
 	if [ "$port" = 8884 ] && grep -q "status=ok bytes=300000 .*md5=$want" <<<"$out"; then
