@@ -928,7 +928,7 @@ void ws_ftp_ctl_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		if (x->s == s && !x->bound && !x->final_ok)
 			xfer_end(t, x, WS_FTP_INCOMPLETE, "control-closed");
 		else if (x->s == s && x->data_done && !x->final_ok)
-			xfer_end(t, x, WS_FTP_INCOMPLETE, "no-226");
+			xfer_end(t, x, WS_FTP_INCOMPLETE, unfinished_why(x, "no-226"));
 	}
 	if (s->nxfers == 0)
 		session_free(t, s, WS_FTP_INCOMPLETE, "control-closed");
@@ -995,7 +995,7 @@ void ws_ftp_data_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 		xfer_try_finish(t, x);
 		/* still open: no 226 will come on a closed control connection */
 		if (ch->x && s->closed)
-			xfer_end(t, ch->x, WS_FTP_INCOMPLETE, "no-226");
+			xfer_end(t, ch->x, WS_FTP_INCOMPLETE, unfinished_why(ch->x, "no-226"));
 	}
 	if (s->closed && s->nxfers == 0)
 		session_free(t, s, WS_FTP_INCOMPLETE, "control-closed");
