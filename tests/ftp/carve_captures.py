@@ -88,9 +88,8 @@ class Direction:
         return out
 
 
-def feed_lines(pcap):
+def feed_lines(segs):
     conns = {}
-    segs = list(segments(pcap))
     # who opened each connection, and is it FTP control
     for s in segs:
         key = (s["stream"])
@@ -177,7 +176,8 @@ def main():
         print("%s %s: %s" % ("ok  " if ok else "FAIL", os.path.basename(a.pcap), what))
         fails += not ok
 
-    text, conns = feed_lines(a.pcap)
+    segs = list(segments(a.pcap))
+    text, conns = feed_lines(segs)
     with tempfile.TemporaryDirectory() as out:
         cmd = [a.feed, out] + ([a.max_file_size] if a.max_file_size else [])
         r = subprocess.run(cmd, input=text, capture_output=True, text=True)
@@ -187,7 +187,7 @@ def main():
         stats = [l for l in r.stdout.splitlines() if l.startswith("stats ")]
         print("   " + (stats[0] if stats else "no stats"))
         by_pair = {}
-        for s in segments(a.pcap):
+        for s in segs:
             by_pair.setdefault((s["src"], s["dst"]), set()).add(s["stream"])
         for res in results:
             carved = open(os.path.join(out, res["serial"] + ".bin"), "rb").read()
