@@ -142,30 +142,26 @@ def quit_(ctl):
     ctl.fin_from_server()
 
 
-def case_passive():
+def one_file(name, size, active, dport):
+    """Login, TYPE I, one RETR in the given mode, QUIT."""
     cap = Capture()
     ctl = ftp_control(cap, T0, 1100)
     login(ctl)
     cmd(ctl, "TYPE I")
     reply(ctl, "200 Type set to I.")
-    data = payload("passive.exe", 20000)
-    retr(ctl, "passive.exe", data, False, 8836, 3000000)
+    data = payload(name, size)
+    retr(ctl, name, data, active, dport, 3000000)
     quit_(ctl)
-    cap.files.append(("passive.exe", data))
+    cap.files.append((name, data))
     return cap
+
+
+def case_passive():
+    return one_file("passive.exe", 20000, False, 8836)
 
 
 def case_active():
-    cap = Capture()
-    ctl = ftp_control(cap, T0, 1100)
-    login(ctl)
-    cmd(ctl, "TYPE I")
-    reply(ctl, "200 Type set to I.")
-    data = payload("active.exe", 9000)
-    retr(ctl, "active.exe", data, True, 1101, 3000000)
-    quit_(ctl)
-    cap.files.append(("active.exe", data))
-    return cap
+    return one_file("active.exe", 9000, True, 1101)
 
 
 def case_cut():
