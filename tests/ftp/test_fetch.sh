@@ -74,6 +74,20 @@ esac
 # --- anonymous when no user is given
 grep -qx 'USER anonymous' "$work/plain.log" && ok "anonymous-default" || bad "anonymous-default"
 
+# --- nothing from the environment: proxies and ~/.netrc are ignored
+mkdir -p "$work/home"
+printf 'machine 127.0.0.1 login bot password s3cret\n' >"$work/home/.netrc"
+chmod 600 "$work/home/.netrc"
+: >"$work/plain.log"
+out=$(HOME="$work/home" ftp_proxy=http://127.0.0.1:9 all_proxy=socks5://127.0.0.1:9 \
+	ALL_PROXY=http://127.0.0.1:9 "$drv" 127.0.0.1 "$port" ssms.exe "$work/o" 2>&1)
+if grep -q "status=ok bytes=300000 mode=passive md5=$want" <<<"$out" &&
+	grep -qx 'USER anonymous' "$work/plain.log" && ! grep -q 'USER bot' "$work/plain.log"; then
+	ok "no-proxy-no-netrc"
+else
+	bad "no-proxy-no-netrc" "$out" "$(cat "$work/plain.log")"
+fi
+
 # --- a missing file: the server's 550, its text kept
 out=$("$drv" 127.0.0.1 "$port" missing.exe "$work/o" 2>&1)
 case $(status_of "$out") in
