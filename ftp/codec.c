@@ -89,6 +89,14 @@ static bool read_six(struct ws_cursor *c, struct ws_endpoint *ep)
 	return true;
 }
 
+bool ws_ftp_is_greeting(const uint8_t *b, size_t len)
+{
+	struct ws_cursor c = ws_cursor(b, len);
+	const uint8_t *code = ws_cur_bytes(&c, 4);
+
+	return code && memcmp(code, "220", 3) == 0 && (code[3] == ' ' || code[3] == '-');
+}
+
 bool ws_ftp_parse_hostport(const uint8_t *s, size_t len, struct ws_endpoint *ep)
 {
 	struct ws_cursor c = ws_cursor(s, len);

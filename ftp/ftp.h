@@ -65,6 +65,13 @@ enum ws_ftp_parse_result ws_ftp_parse_command(const uint8_t *line, size_t len,
 					      struct ws_ftp_command *out);
 const char *ws_ftp_cmd_name(enum ws_ftp_cmd c);
 
+/*
+ * Whether a server's first bytes are an FTP greeting ("220 " or "220-",
+ * RFC 959 5.4: the reply to the connection): screening for control
+ * connections on ports nobody named.
+ */
+bool ws_ftp_is_greeting(const uint8_t *b, size_t len);
+
 /* "h1,h2,h3,h4,p1,p2" (PORT argument, RFC 959 4.1.2) -> IPv4 endpoint. */
 bool ws_ftp_parse_hostport(const uint8_t *s, size_t len, struct ws_endpoint *ep);
 /* "<d>af<d>addr<d>port<d>" (EPRT argument, RFC 2428 2). */
@@ -114,11 +121,17 @@ bool ws_ftp_find_size(const uint8_t *s, size_t len, uint64_t *size);
  * fed when the reassembler matches an expectation.
  */
 
-/* A TCP connection as the reassembler sees it: who opened it, who accepted. */
+/*
+ * A TCP connection as the reassembler sees it: client opened it (sent the
+ * SYN), server accepted. For a control connection that is the FTP client
+ * and server; for an active-mode data connection it is the other way round
+ * (the FTP server connects), which the tracker knows.
+ */
 struct ws_ftp_flow {
 	struct ws_endpoint client, server;
 };
 
+/* Who sent the bytes: flow.client or flow.server. */
 enum ws_ftp_side { WS_FTP_FROM_CLIENT, WS_FTP_FROM_SERVER };
 
 /* How a connection ended. */

@@ -51,7 +51,6 @@ struct chan {
 	bool elsewhere;
 	bool bound, ended;		/* a connection uses it / that connection ended */
 	bool cut_end;			/* ended without FIN */
-	uint16_t connector_port;	/* of the bound connection */
 	struct ws_ftp_flow flow;
 	struct xfer *x;			/* what it feeds; NULL: nothing (yet) */
 	bool has_user;			/* x or a listing took it: no more early bytes */
@@ -589,7 +588,6 @@ static void chan_bind(struct ws_ftp_tracker *t, struct chan *ch, const struct ws
 	ch->cut_end = false;
 	ch->has_user = false;
 	ch->x = NULL;
-	ch->connector_port = f->client.port;
 	ch->flow = *f;
 	t->st.data_connections++;
 	u = user_for(s, ch);

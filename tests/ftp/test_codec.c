@@ -147,6 +147,16 @@ static void test_replies(void)
 	      strcmp(rd.r.text, "a b") == 0);
 }
 
+static void test_greeting(void)
+{
+	CHECK(ws_ftp_is_greeting((const uint8_t *)"220 StnyFtpd 0wns j0\r\n", 22));
+	CHECK(ws_ftp_is_greeting((const uint8_t *)"220-multi", 9));
+	CHECK(!ws_ftp_is_greeting((const uint8_t *)"220", 3));
+	CHECK(!ws_ftp_is_greeting((const uint8_t *)"2200 x", 6));
+	CHECK(!ws_ftp_is_greeting((const uint8_t *)"SSH-2.0-OpenSSH", 15));
+	CHECK(!ws_ftp_is_greeting((const uint8_t *)"Microsoft Windows XP", 20));
+}
+
 static void test_long(void)
 {
 	static uint8_t line[WS_FTP_LINE_MAX * 2];
@@ -164,6 +174,7 @@ int main(void)
 	test_port();
 	test_replies();
 	test_long();
+	test_greeting();
 	printf("ftp codec: %u checks, %u failed\n", checks, failures);
 	return failures ? 1 : 0;
 }

@@ -91,6 +91,7 @@ static void codec(const uint8_t *d, size_t len)
 	ws_ftp_find_size(d, len, &size);
 	ws_ftp_parse_eprt(d, len, &ep);
 	ws_ftp_parse_hostport(d, len, &ep);
+	ws_ftp_is_greeting(d, len);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
