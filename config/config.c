@@ -100,6 +100,10 @@ static const struct key keys[] = {
 	{"fetch.duplicate_window", K_INT, F(fetch.duplicate_window), 0, 604800, 0},
 	{"fetch.rate_per_server", K_INT, F(fetch.rate_per_server), 1, 100000, 0},
 	{"fetch.rate_global", K_INT, F(fetch.rate_global), 1, 1000000, 0},
+	{"fetch.ftp_timeout", K_INT, F(fetch.ftp_timeout), 1, 3600, 0},
+	{"fetch.ftp_connect_timeout", K_INT, F(fetch.ftp_connect_timeout), 1, 255, 0},
+	{"fetch.ftp_active_fallback", K_BOOL, F(fetch.ftp_active_fallback), 0, 0, 0},
+	{"fetch.ftp_redirect", K_HOSTPORT, F(fetch.ftp_redirect), 0, 0, 0},
 	{"carve", K_SECTION, 0, 0, 0, 0, 0},
 	{"carve.enabled", K_BOOL, F(carve.enabled), 0, 0, 0},
 	{"carve.port", K_PORT, F(carve.port), 1, 65535, 0},
@@ -172,6 +176,9 @@ void ws_config_defaults(struct ws_config *c)
 	c->fetch.duplicate_window = 3600;
 	c->fetch.rate_per_server = 10;
 	c->fetch.rate_global = 60;
+	c->fetch.ftp_timeout = 120;
+	c->fetch.ftp_connect_timeout = 15;
+	c->fetch.ftp_active_fallback = true;
 	c->carve.enabled = true;
 	c->carve.port = 69;
 	c->carve.idle_timeout = 60;
@@ -486,14 +493,19 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			     "expected windows, linux, bsd, first or last" :
 			     "expected auto, on or off");
 	}
-	case K_HOSTPORT:
-		if (s[0] && ws_hostport_parse(s, &c->fetch.redirect_addr, &c->fetch.redirect_port) < 0)
+	case K_HOSTPORT: {
+		bool ftp = strcmp(k->path, "fetch.ftp_redirect") == 0;
+		uint32_t *addr = ftp ? &c->fetch.ftp_redirect_addr : &c->fetch.redirect_addr;
+		uint16_t *port = ftp ? &c->fetch.ftp_redirect_port : &c->fetch.redirect_port;
+
+		if (s[0] && ws_hostport_parse(s, addr, port) < 0)
 			return failf(L, &ev->start_mark, k->path, "expected \"\" or IPv4:PORT");
 		if (!s[0]) {
-			c->fetch.redirect_addr = 0;
-			c->fetch.redirect_port = 0;
+			*addr = 0;
+			*port = 0;
 		}
 		return set_string(L, ev, k, field);
+	}
 	case K_SYSLOG_TARGET: {
 		char why[160];
 

@@ -98,6 +98,12 @@ struct ws_config {
 		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
 		int rate_per_server;	/* fetches a minute from one server, 1 .. 100000 */
 		int rate_global;	/* fetches a minute in all, 1 .. 1000000 */
+		int ftp_timeout;	/* seconds per FTP fetch, both modes, 1 .. 3600 */
+		int ftp_connect_timeout;	/* seconds per FTP connection attempt, 1 .. 255 */
+		bool ftp_active_fallback;	/* PORT/EPRT when passive cannot connect */
+		char ftp_redirect[WS_CFG_HOSTPORT_MAX];	/* "" or IPv4:PORT, FTP fetches */
+		uint32_t ftp_redirect_addr;	/* host order, valid when ftp_redirect[0] */
+		uint16_t ftp_redirect_port;
 	} fetch;
 
 	struct {

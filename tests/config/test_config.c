@@ -91,6 +91,10 @@ static const char full[] =
 	"  duplicate_window: 0\n"
 	"  rate_per_server: 2\n"
 	"  rate_global: 5\n"
+	"  ftp_timeout: 33\n"
+	"  ftp_connect_timeout: 4\n"
+	"  ftp_active_fallback: false\n"
+	"  ftp_redirect: \"127.0.0.1:8884\"\n"
 	"carve:\n"
 	"  enabled: false\n"
 	"  port: 6969\n"
@@ -130,6 +134,10 @@ static void test_full(void)
 	      c.fetch.allow[0].mask == 0xff000000 && c.fetch.allow[1].addr == 0x3e1e070b &&
 	      c.fetch.allow[1].mask == 0xffffffff && c.fetch.ndeny == 0, "allow/deny");
 	CHECK(c.fetch.redirect_addr == 0x7f000001 && c.fetch.redirect_port == 6969, "redirect");
+	CHECK(c.fetch.ftp_timeout == 33 && c.fetch.ftp_connect_timeout == 4 &&
+	      !c.fetch.ftp_active_fallback && c.fetch.ftp_redirect_addr == 0x7f000001 &&
+	      c.fetch.ftp_redirect_port == 8884 && !strcmp(c.fetch.ftp_redirect, "127.0.0.1:8884"),
+	      "ftp fetch keys");
 	CHECK(!c.carve.enabled && c.carve.port == 6969 && c.carve.idle_timeout == 5 &&
 	      c.carve.max_transfers == 9 && c.carve.max_file_size == 2LL << 30 &&
 	      c.carve.max_total == 123 && c.carve.keep_partial && c.carve.correlation_window == 77 &&
@@ -174,6 +182,9 @@ static const struct bad bad[] = {
 	 "2:11: fetch.allow: not an IPv4 address or CIDR: \"example.com\""},
 	{"fetch:\n  redirect: localhost:69\n", "2:13: fetch.redirect: expected \"\" or IPv4:PORT"},
 	{"fetch:\n  redirect: \"127.0.0.1:0\"\n", "2:13: fetch.redirect: expected \"\" or IPv4:PORT"},
+	{"fetch:\n  ftp_redirect: ftp.example:21\n", "2:17: fetch.ftp_redirect: expected \"\" or IPv4:PORT"},
+	{"fetch:\n  ftp_timeout: 0\n", "2:16: fetch.ftp_timeout: 0 is out of range 1..3600"},
+	{"fetch:\n  ftp_active_fallback: maybe\n", "2:24: fetch.ftp_active_fallback: expected true or false"},
 	{"fetch:\n  user: \"root; rm\"\n", "2:9: fetch.user: not a valid user name"},
 	{"output:\n  event_log: ../log.txt\n", "2:14: output.event_log: must be a plain file name"},
 	{"output:\n  fetch_log: ..\n", "2:14: output.fetch_log: must be a plain file name"},
