@@ -46,7 +46,7 @@ int ws_policy_parse(const char *s, enum ws_policy *out);	/* 0 or -1 */
 
 /* --------------------------------------------------------- flows, sides */
 
-enum ws_side { WS_SIDE_CLIENT = 0, WS_SIDE_SERVER = 1 };
+/* enum ws_side (WS_SIDE_CLIENT, WS_SIDE_SERVER) is in base.h. */
 
 enum ws_close_reason { WS_CLOSE_FIN, WS_CLOSE_RST, WS_CLOSE_IDLE, WS_CLOSE_EVICTED,
 		       WS_CLOSE_END };

@@ -16,45 +16,13 @@
 #include "base.h"
 
 #include "config.h"
-
-/* ---------------------------------------------------------------- matcher */
+#include "reassembly.h"
 
 #define WS_FIELD_MAX 256	/* longest host or file name kept, NUL included */
-#define WS_MATCH_MAX_CMDS 8	/* commands reported per line */
-#define WS_MATCH_MAX_NAMES 4	/* fetched names remembered per stream */
 
-enum ws_action { WS_ACT_GET = 1, WS_ACT_START, WS_ACT_EXEC };
-
-struct ws_cmd {
-	enum ws_action action;
-	char host[WS_FIELD_MAX];	/* GET only: as typed */
-	char file[WS_FIELD_MAX];	/* GET: remote name; START/EXEC: what runs */
-	char local[WS_FIELD_MAX];	/* GET only: local name, "" when absent */
-};
-
-struct ws_match {
-	size_t ncmds;
-	struct ws_cmd cmds[WS_MATCH_MAX_CMDS];
-};
-
-/*
- * Per-stream memory of the names earlier GETs fetched, so a later bare
- * "msblast.exe" line is recognised. Zero-initialise; the matcher updates it.
- */
-struct ws_match_ctx {
-	unsigned next;
-	char names[WS_MATCH_MAX_NAMES][WS_FIELD_MAX];
-};
-
-/*
- * Match one command line (no LF; a trailing CR is ignored). Pure: no I/O, no
- * allocation, no globals. Returns the number of commands found (0 .. MAX).
- */
-size_t ws_match_line(const char *line, size_t len, struct ws_match_ctx *ctx,
-		     struct ws_match *out);
-
+/* What a command does (the Action column). */
+enum ws_action { WS_ACT_GET = 1, WS_ACT_START, WS_ACT_EXEC, WS_ACT_FTP_GET };
 const char *ws_action_name(enum ws_action a);
-
 
 /* ------------------------------------------------------------ fetch policy */
 
@@ -68,11 +36,11 @@ enum ws_fetch_verdict {
 const char *ws_fetch_verdict_name(enum ws_fetch_verdict v);
 
 /*
- * Pick the server to fetch from: the command's host (an address literal
- * only; names are never resolved) or the connection's source, by policy.
- * Returns 0 with *server set, or -1 when no usable server.
+ * Pick the server to fetch from: the address the command's host names
+ * (named: WS_AF_NONE for a name, which is never resolved) or the
+ * connection's source, by policy. 0 with *server set, or -1 when none.
  */
-int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host,
+int ws_policy_pick_server(const struct ws_config *cfg, const struct ws_addr *named,
 			  const struct ws_addr *conn_src, struct ws_addr *server);
 /* Allowed by the allow/deny lists? */
 bool ws_policy_allowed(const struct ws_config *cfg, const struct ws_addr *server);
@@ -111,16 +79,17 @@ void ws_store_stem(char *dst, size_t cap, const char *file);
 /* ------------------------------------------------------------ wire carving */
 
 struct ws_known;
-struct ws_flow_key;
 struct ws_file_record;
+struct ws_ftp_tracker;
 
 /* Where the carve store hands each file record (the supervisor logs it). */
 typedef void (*ws_file_fn)(void *arg, struct ws_file_record *r);
 
 /*
- * Stores files carved from TFTP transfers seen on the wire: under the name of
- * the GET event they answer (blast_<stem>_<eventid>.bin), else as
- * tftp_<stem>_<n>.bin, each reported as a file record with Source "wire".
+ * Stores files carved from TFTP and FTP transfers seen on the wire: under the
+ * name of the GET / ftp-get event they answer (blast_<stem>_<eventid>.bin),
+ * else as tftp_<stem>_<n>.bin / ftp_<stem>_<n>.bin, each reported as a file
+ * record with Source "wire". One file store for both protocols.
  */
 struct ws_carve_store;
 
@@ -128,20 +97,37 @@ struct ws_carve_store_stats {
 	uint64_t stored, correlated, already_stored, partial_kept, failed, limit_hits;
 };
 
-struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
-					  ws_file_fn on_file, void *arg, char *err,
+struct ws_carve_store_params {
+	const struct ws_config *cfg;
+	int dirfd;
+	ws_file_fn on_file;
+	/* an FTP data connection to follow from its SYN (the reassembler's expect) */
+	void (*expect)(void *arg, const struct ws_endpoint *connector,
+		       const struct ws_endpoint *listener, int ttl_s);
+	void *arg;
+};
+
+#define WS_CARVE_TFTP 1
+#define WS_CARVE_FTP 2
+
+struct ws_carve_store *ws_carve_store_new(const struct ws_carve_store_params *p, char *err,
 					  size_t errlen);
-/* A GET event: the victim, the attacker, the host as typed. */
-void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid,
+/* A GET (WS_CARVE_TFTP) or ftp-get (WS_CARVE_FTP) event: victim, attacker, host's address. */
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, int proto,
 			     const struct ws_addr *victim, const struct ws_addr *attacker,
-			     const char *host, const char *file, const struct timeval *ts);
-void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
-			     const uint8_t *payload, size_t len, const struct timeval *ts);
+			     const struct ws_addr *host, const char *file, const struct timeval *ts);
+void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_endpoint *src,
+			     const struct ws_endpoint *dst, const uint8_t *payload, size_t len,
+			     const struct timeval *ts);
+/* The FTP tracker the analysis feeds control and data connections to. */
+struct ws_ftp_tracker *ws_carve_store_ftp(struct ws_carve_store *cs);
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now);
 const struct ws_carve_store_stats *ws_carve_store_stats(const struct ws_carve_store *cs);
 struct ws_carve_stats;
-/* The tracker's own counters (tftp.h). */
+struct ws_ftp_track_stats;
+/* The trackers' own counters (tftp.h, ftp.h). */
 const struct ws_carve_stats *ws_carve_store_tracker_stats(const struct ws_carve_store *cs);
+const struct ws_ftp_track_stats *ws_carve_store_ftp_stats(const struct ws_carve_store *cs);
 /* End of capture: every open transfer ends (logged as incomplete). */
 void ws_carve_store_finish(struct ws_carve_store *cs);
 void ws_carve_store_free(struct ws_carve_store *cs);
@@ -233,15 +219,21 @@ struct ws_cmd_event {
 	enum ws_action action;
 	struct timeval ts;
 	struct ws_endpoint attacker, victim;
-	const char *file;		/* NUL-terminated, raw */
-	const char *host;		/* as typed, "" when none */
+	const char *file;		/* raw bytes, file_len of them */
+	size_t file_len;
+	const char *host;		/* as typed ("" when none), host_len bytes */
+	size_t host_len;
+	const char *server_text;	/* the Server column: host, host:port off the default */
+	struct ws_addr host_addr;	/* what Windows would contact; WS_AF_NONE for a name */
+	uint16_t port;			/* 69 (tftp), 21 or as typed (ftp) */
+	const char *user, *pass;	/* ftp-get: as the script gave them */
 	bool name_ok;			/* usable for fetching (no control bytes, not too long) */
 };
 
 #define WS_SUPER_RESULT_KINDS 16
 
 struct ws_super_stats {
-	uint64_t events_by_action[WS_ACT_EXEC + 1];
+	uint64_t events_by_action[WS_ACT_FTP_GET + 1];
 	uint64_t verdicts[WS_FETCH_INVALID_NAME + 1];
 	uint64_t known, log_errors, fetcher_restarts, protocol_errors;
 	struct {
@@ -273,6 +265,31 @@ const struct ws_super_stats *ws_super_stats(const struct ws_super *s);
 /* Wait for outstanding fetches (until *stop), log what stays unanswered. */
 void ws_super_finish(struct ws_super *s, volatile sig_atomic_t *stop);
 void ws_super_close(struct ws_super *s);
+
+/* -------------------------------------------------------------- analysis */
+
+#define WS_ANALYSIS_FTP_PORTS 64	/* FTP server ports learnt from ftp-get events */
+
+
+/* The worker's view of what the streams carry (sensor/analysis.c). */
+struct ws_analysis {
+	struct ws_super *sup;
+	struct ws_carve_store *carve;	/* NULL: no carving (and no FTP following) */
+	uint16_t ftp_ports[WS_ANALYSIS_FTP_PORTS];
+	size_t nftp_ports;
+	uint64_t events, no_mem;
+	struct {
+		uint64_t truncated, over_budget;
+	} shell;
+};
+
+/* The reassembler's callbacks, with the analysis as their argument. */
+void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
+		      const uint8_t *data, size_t len, const struct timeval *ts);
+void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
+		       enum ws_close_reason why, const struct timeval *ts);
+enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct ws_flow_info *flow,
+					  enum ws_side from, const uint8_t *bytes, size_t len);
 
 /* Monitor <-> sensor control messages (SOCK_SEQPACKET). */
 #define WS_CTL_SPAWN_FETCHER 0x5753434eu	/* sensor -> monitor: "WSCN" */

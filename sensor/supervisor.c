@@ -383,29 +383,35 @@ static enum ws_fetch_verdict queue_fetch(struct ws_super *s, const struct ws_fet
 
 /* ---------------------------------------------------------------- policy */
 
-static bool name_usable(const char *name)
+/* Where the request goes: the lab server when a redirect is set for that protocol. */
+static void aim(const struct ws_config *c, bool ftp, const struct ws_addr *server, uint16_t port,
+		struct ws_endpoint *to)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= WS_FETCH_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
-			return false;
-	return true;
+	to->addr = *server;
+	to->port = port;
+	if (!ftp && c->fetch.redirect[0]) {
+		to->addr = ws_addr_v4h(c->fetch.redirect_addr);
+		to->port = c->fetch.redirect_port;
+	}
+	if (ftp && c->fetch.ftp_redirect[0]) {
+		to->addr = ws_addr_v4h(c->fetch.ftp_redirect_addr);
+		to->port = c->fetch.ftp_redirect_port;
+	}
 }
 
 static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 					  const struct ws_cmd_event *ev)
 {
+	bool ftp = ev->action == WS_ACT_FTP_GET;
 	struct ws_fetch_req q;
 	struct ws_addr server;
 
-	if (!ev->name_ok || !name_usable(ev->file))
+	if (!ev->name_ok || ev->file_len == 0 || ev->file_len >= sizeof(q.remote) ||
+	    memchr(ev->file, 0, ev->file_len))
 		return WS_FETCH_INVALID_NAME;
 	if (!s->run->fetch_on)
 		return WS_FETCH_DISABLED;
-	if (ws_policy_pick_server(s->cfg, ev->host, &ev->attacker.addr, &server) < 0 ||
+	if (ws_policy_pick_server(s->cfg, &ev->host_addr, &ev->attacker.addr, &server) < 0 ||
 	    !ws_policy_allowed(s->cfg, &server) || ws_addr_eq(&server, &ev->victim.addr) ||
 	    ws_selfaddrs_has(s->self, &server))
 		return WS_FETCH_DENIED;
@@ -417,19 +423,29 @@ static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 		return WS_FETCH_RATE_LIMITED;
 	memset(&q, 0, sizeof(q));
 	q.eventid = id;
-	q.proto = WS_FETCH_TFTP;
-	q.server.addr = server;
-	q.server.port = 69;
-	if (s->cfg->fetch.redirect[0]) {
-		q.server.addr = ws_addr_v4h(s->cfg->fetch.redirect_addr);
-		q.server.port = s->cfg->fetch.redirect_port;
+	q.proto = ftp ? WS_FETCH_FTP : WS_FETCH_TFTP;
+	aim(s->cfg, ftp, &server, ev->port ? ev->port : (ftp ? 21 : 69), &q.server);
+	memcpy(q.remote, ev->file, ev->file_len);
+	if (ftp) {
+		snprintf(q.user, sizeof(q.user), "%s", ev->user ? ev->user : "");
+		snprintf(q.pass, sizeof(q.pass), "%s", ev->pass ? ev->pass : "");
 	}
-	snprintf(q.remote, sizeof(q.remote), "%s", ev->file);
-	ws_store_stem(q.stem, sizeof(q.stem), ev->file);
+	ws_store_stem(q.stem, sizeof(q.stem), q.remote);
 	return queue_fetch(s, &q);
 }
 
 /* ----------------------------------------------------------------- events */
+
+const char *ws_action_name(enum ws_action a)
+{
+	switch (a) {
+	case WS_ACT_GET: return "get";
+	case WS_ACT_FTP_GET: return "ftp-get";
+	case WS_ACT_START: return "start";
+	case WS_ACT_EXEC: return "exec";
+	}
+	return "unknown";
+}
 
 static void print_event(const struct ws_cmd_record *r)
 {
@@ -459,12 +475,12 @@ uint64_t ws_super_command(struct ws_super *s, const struct ws_cmd_event *ev)
 		.dst = ev->victim,
 		.proto = IPPROTO_TCP,
 		.action = ws_action_name(ev->action),
-		.filename = ws_bytes_str(ev->file),
-		.server = ws_bytes_str(ev->host),
+		.filename = {ev->file, ev->file_len},
+		.server = ws_bytes_str(ev->server_text),
 	};
 
 	store_id(s, id);
-	if (ev->action == WS_ACT_GET)
+	if (ev->action == WS_ACT_GET || ev->action == WS_ACT_FTP_GET)
 		v = decide_fetch(s, id, ev);
 	r.fetch = ws_fetch_verdict_name(v);
 	write_command(s, &r);

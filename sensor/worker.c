@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "capture.h"
 #include "config.h"
+#include "ftp.h"
 #include "output.h"
 #include "reassembly.h"
 #include "sensor.h"
@@ -30,8 +32,10 @@ struct worker {
 	struct ws_super *sup;
 	struct ws_capture *cap;
 	struct ws_carve_store *carve;
+	struct ws_analysis an;
+	struct timeval now;	/* the last packet's capture time */
 	time_t last_sweep;
-	uint64_t events;	/* for the progress line */
+	uint64_t warnings;
 };
 
 static volatile sig_atomic_t got_stop, got_second_stop, got_hup, got_usr1, got_usr2;
@@ -55,46 +59,73 @@ static void on_signal(int sig)
 
 /* ------------------------------------------------------------- analysis */
 
-static void on_line(void *arg, const struct ws_flow_key *key, void *flow_user, const char *line,
+static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, const uint8_t *data,
 		    size_t len, const struct timeval *ts)
 {
 	struct worker *w = arg;
-	struct ws_match m;
 
-	if (ws_match_line(line, len, flow_user, &m) == 0)
-		return;
-	for (size_t i = 0; i < m.ncmds; i++) {
-		const struct ws_cmd *c = &m.cmds[i];
-		struct ws_cmd_event ev = {
-			.action = c->action,
-			.ts = *ts,
-			.attacker = {ws_addr_v4(key->saddr), key->sport},
-			.victim = {ws_addr_v4(key->daddr), key->dport},
-			.file = c->file,
-			.host = c->action == WS_ACT_GET ? c->host : "",
-			.name_ok = true,
-		};
-		uint64_t id = ws_super_command(w->sup, &ev);
+	ws_analysis_data(&w->an, flow, from, data, len, ts);
+}
 
-		w->events++;
-		if (c->action == WS_ACT_GET && w->carve)
-			ws_carve_store_note_get(w->carve, id, &ev.victim.addr, &ev.attacker.addr,
-						c->host, c->file, ts);
+/* The reassembler closes without a time: the last packet's is the one. */
+static void on_close(void *arg, struct ws_flow_info *flow, enum ws_close_reason why)
+{
+	struct worker *w = arg;
+
+	ws_analysis_close(&w->an, flow, why, &w->now);
+}
+
+static enum ws_screen_verdict on_screen(void *arg, const struct ws_flow_info *flow,
+					enum ws_side from, const uint8_t *bytes, size_t len)
+{
+	struct worker *w = arg;
+
+	return ws_analysis_screen(&w->an, flow, from, bytes, len);
+}
+
+/* An overlap the victim resolved one way and someone sent the other way: a warning record. */
+static void on_warn(void *arg, const char *kind, const char *detail,
+		    const struct ws_flow_info *flow, const struct timeval *ts)
+{
+	struct worker *w = arg;
+	struct ws_warn_record r = {
+		.ts = *ts,
+		.kind = kind,
+		.have_flow = flow != NULL,
+		.proto = IPPROTO_TCP,
+		.detail = ws_bytes_str(detail),
+	};
+
+	if (flow) {
+		r.src = flow->client;
+		r.dst = flow->server;
 	}
+	w->warnings++;
+	ws_super_warning(w->sup, &r);
+}
+
+static void expect_data(void *arg, const struct ws_endpoint *connector,
+			const struct ws_endpoint *listener, int ttl_s)
+{
+	(void)arg;
+	ws_reasm_expect(connector->addr.family ? &connector->addr : NULL, listener, ttl_s);
 }
 
 static void on_udp(void *arg, const struct ws_flow_key *key, const uint8_t *payload, size_t len,
 		   const struct timeval *ts)
 {
 	struct worker *w = arg;
+	struct ws_endpoint src = {ws_addr_v4(key->saddr), key->sport};
+	struct ws_endpoint dst = {ws_addr_v4(key->daddr), key->dport};
 
-	ws_carve_store_datagram(w->carve, key, payload, len, ts);
+	ws_carve_store_datagram(w->carve, &src, &dst, payload, len, ts);
 }
 
 static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t caplen)
 {
 	struct worker *w = arg;
 
+	w->now = *ts;
 	if (ts->tv_sec != w->last_sweep) {
 		ws_reasm_sweep(ts);
 		if (w->carve)
@@ -183,9 +214,14 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 		.max_streams = cfg->reassembly.max_streams,
 		.max_line = cfg->reassembly.max_line,
 		.idle_timeout = cfg->reassembly.idle_timeout,
-		.flow_user_size = sizeof(struct ws_match_ctx),
-		.on_line = on_line,
 		.on_udp = cfg->carve.enabled ? on_udp : NULL,
+		.on_data = on_data,
+		.on_close = on_close,
+		.screen = on_screen,
+		.on_warn = on_warn,
+		.target = cfg->reassembly.target,
+		.checksums = cfg->reassembly.checksums,
+		.screen_flows = cfg->reassembly.screen_flows,
 		.arg = w,
 	};
 
@@ -197,7 +233,7 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 		return -1;
 	if (ws_capture_set_filter(w->cap, cfg, cfg->carve.enabled, err, errlen) < 0)
 		return -1;
-	ws_capture_set_progress(w->cap, &w->events);
+	ws_capture_set_progress(w->cap, &w->an.events);
 	return ws_reasm_init(&rp, err, errlen);
 }
 
@@ -233,11 +269,20 @@ static int setup(struct worker *w, int ctl, char *err, size_t errlen)
 	w->sup = ws_super_open(w->run, ctl, err, errlen);
 	if (!w->sup)
 		return -1;
+	w->an.sup = w->sup;
 	if (w->run->cfg.carve.enabled) {
-		w->carve = ws_carve_store_new(&w->run->cfg, ws_super_dirfd(w->sup), on_file, w,
-					      err, errlen);
+		struct ws_carve_store_params cp = {
+			.cfg = &w->run->cfg,
+			.dirfd = ws_super_dirfd(w->sup),
+			.on_file = on_file,
+			.expect = expect_data,
+			.arg = w,
+		};
+
+		w->carve = ws_carve_store_new(&cp, err, errlen);
 		if (!w->carve)
 			return -1;
+		w->an.carve = w->carve;
 	}
 	install_signals(w);
 	return sandbox(w, err, errlen);

@@ -69,9 +69,8 @@ bool ws_inet_addr(const char *s, size_t len, struct ws_addr *out);
 
 /* ---------------------------------------------------------------- session */
 
-#define WS_SIDE_CLIENT 0	/* the side that opened the TCP connection */
-#define WS_SIDE_SERVER 1
-#define WS_SIDE_UNKNOWN (-1)
+/* WS_SIDE_CLIENT (the side that opened the connection), WS_SIDE_SERVER and
+ * WS_SIDE_UNKNOWN come from base.h. */
 
 /* XP cmd.exe's longest command line (Microsoft KB830473). */
 #define WS_SHELL_LINE_MAX 8191
