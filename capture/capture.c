@@ -199,11 +199,11 @@ static int expand_dir(struct pathlist *l, const char *dir, char *err, size_t err
 		}
 	}
 	closedir(d);
-	qsort(l->v + first, l->n - first, sizeof(*l->v), by_name);
 	if (l->n == first) {
 		snprintf(err, errlen, "%s: no capture files in this directory", dir);
 		return -1;
 	}
+	qsort(l->v + first, l->n - first, sizeof(*l->v), by_name);
 	return 0;
 }
 

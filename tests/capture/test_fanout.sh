@@ -11,26 +11,8 @@
 #   test_fanout.sh FANOUT_MEMBER SOURCE_ROOT
 set -u
 member=$(realpath "$1")
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; failed=1; }
-failed=0
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null || skip "iproute2 missing"
-command -v tcpreplay >/dev/null || skip "tcpreplay missing"
-/usr/bin/python3 -c 'import scapy' 2>/dev/null || skip "python3-scapy missing"
-
-tag=wsf$$
-nsa=${tag}a
-nsb=${tag}b
-work=$(mktemp -d /tmp/ws-fanout-XXXXXX)
-pids=""
-cleanup() {
-	for p in $pids; do kill -9 "$p" 2>/dev/null; done
-	ip netns del "$nsa" 2>/dev/null
-	ip netns del "$nsb" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
+/usr/bin/python3 -c 'import scapy' 2>/dev/null || { echo "SKIP: python3-scapy missing"; exit 77; }
+. "$(dirname "$0")/netns.sh" wsf
 
 /usr/bin/python3 - "$work/pairs.pcap" <<'PY' || fail "cannot generate the capture"
 import sys
@@ -59,14 +41,6 @@ for i in range(16):
 wrpcap(sys.argv[1], pkts)
 PY
 sent=$(/usr/bin/python3 -c 'import sys; from scapy.all import rdpcap; print(len(rdpcap(sys.argv[1])))' "$work/pairs.pcap")
-
-ip netns add "$nsa" || skip "cannot create network namespaces here"
-ip netns add "$nsb"
-ip link add "${tag}0" type veth peer name "${tag}1" || skip "cannot create veth"
-ip link set "${tag}0" netns "$nsa"
-ip link set "${tag}1" netns "$nsb"
-ip -n "$nsa" link set "${tag}0" up
-ip -n "$nsb" link set "${tag}1" up
 
 group=$((RANDOM % 60000 + 1000))
 for m in 0 1; do

@@ -12,36 +12,9 @@
 set -u
 ws=$(realpath "$1")
 root=$(realpath "$2")
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; failed=1; }
-failed=0
-
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-command -v ip >/dev/null || skip "iproute2 missing"
-command -v tcpreplay >/dev/null || skip "tcpreplay missing"
-id nobody >/dev/null 2>&1 || skip "no user nobody"
+id nobody >/dev/null 2>&1 || { echo "SKIP: no user nobody"; exit 77; }
 pcap=$root/pcaps/encapsulations.pcap
-
-tag=wsc$$
-nsa=${tag}a
-nsb=${tag}b
-work=$(mktemp -d /tmp/ws-capture-live-XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	[ -n "${wspid:-}" ] && kill -9 "$wspid" 2>/dev/null
-	ip netns del "$nsa" 2>/dev/null
-	ip netns del "$nsb" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ip netns add "$nsa" || skip "cannot create network namespaces here"
-ip netns add "$nsb"
-ip link add "${tag}0" type veth peer name "${tag}1" || skip "cannot create veth"
-ip link set "${tag}0" netns "$nsa"
-ip link set "${tag}1" netns "$nsb"
-ip -n "$nsa" link set "${tag}0" up
-ip -n "$nsb" link set "${tag}1" up
+. "$(dirname "$0")/netns.sh" wscl
 
 rows() { tail -n +2 "$1" | cut -f3-10 | LC_ALL=C sort; }
 
@@ -54,13 +27,14 @@ check_case() {	# NAME FILTER WANT_EVENTS
 	ip netns exec "$nsb" "$ws" -i "${tag}1" --no-fetch -o "$live" -c "$work/$name.yaml" \
 		>/dev/null 2>"$work/$name-live.err" &
 	wspid=$!
+	pids=$wspid
 	sleep 1.5
 	kill -0 "$wspid" 2>/dev/null || { fail "$name: live sensor did not start"; cat "$work/$name-live.err"; return; }
 	ip netns exec "$nsa" tcpreplay -q -t -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "$name: tcpreplay failed"
 	sleep 1.5
 	kill -TERM "$wspid"
 	wait "$wspid"
-	wspid=
+	pids=
 	local n_off n_live
 	n_off=$(rows "$off/blasterlog.txt" | wc -l)
 	n_live=$(rows "$live/blasterlog.txt" | wc -l)
