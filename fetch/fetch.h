@@ -75,6 +75,8 @@ struct ws_fetcher_params {
 	int dirfd;		/* the samples area */
 	unsigned timeout_s, retries, blksize, concurrency, queue_size;
 	uint64_t max_size;
+	unsigned ftp_timeout_s, ftp_connect_timeout_s;	/* fetch.ftp_timeout, ..._connect_timeout */
+	bool ftp_active_fallback;
 };
 
 /* The fetcher's main loop; returns the process exit status. */

@@ -399,6 +399,17 @@ static void aim(const struct ws_config *c, bool ftp, const struct ws_addr *serve
 	}
 }
 
+/* A name the fetcher may ask a server for: no NUL, no control byte, fits the request. */
+static bool name_usable(const char *name, size_t len)
+{
+	if (len == 0 || len >= WS_FETCH_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
 static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 					  const struct ws_cmd_event *ev)
 {
@@ -406,8 +417,7 @@ static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 	struct ws_fetch_req q;
 	struct ws_addr server;
 
-	if (!ev->name_ok || ev->file_len == 0 || ev->file_len >= sizeof(q.remote) ||
-	    memchr(ev->file, 0, ev->file_len))
+	if (!ev->name_ok || !name_usable(ev->file, ev->file_len))
 		return WS_FETCH_INVALID_NAME;
 	if (!s->run->fetch_on)
 		return WS_FETCH_DISABLED;
