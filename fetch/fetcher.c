@@ -231,6 +231,14 @@ static bool take_request(struct fetcher *f)
 		probe_sandbox(f);
 		return true;
 	}
+	if ((size_t)n <= sizeof(buf) && ws_fetch_msg_type(buf, (size_t)n) == WS_FMSG_DISCARD) {
+		char path[WS_FETCH_PATH_MAX];
+
+		/* only a plain name in our own directory: nothing else can be named */
+		if (ws_fetch_discard_decode(buf, (size_t)n, path) == 0)
+			unlinkat(f->p->dirfd, path, 0);
+		return true;
+	}
 	if ((size_t)n > sizeof(buf) || ws_fetch_req_decode(buf, (size_t)n, &r) < 0) {
 		fprintf(stderr, "wormsnare: fetcher: malformed request (%zd bytes): stopping\n", n);
 		f->eof = true;

@@ -236,6 +236,7 @@ struct ws_super_stats {
 	uint64_t events_by_action[WS_ACT_FTP_GET + 1];
 	uint64_t verdicts[WS_FETCH_INVALID_NAME + 1];
 	uint64_t known, log_errors, fetcher_restarts, protocol_errors;
+	uint64_t same_copies;		/* wire and fetcher gave the same bytes: one copy kept */
 	struct {
 		char kind[32];
 		uint64_t n;

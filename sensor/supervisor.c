@@ -34,6 +34,16 @@
 #define ARRIVAL_PATIENCE_MS 15000	/* waiting at the end for a fetcher that never comes */
 #define MIN_RESULT_PATIENCE_MS 5000
 
+#define STORED_RING 256
+
+/* A file stored for an event, to keep one copy when the wire and the fetcher agree. */
+struct stored {
+	uint64_t eventid;
+	bool from_wire;
+	char sha256[65];
+	char path[WS_FETCH_PATH_MAX + 16];
+};
+
 struct pending {
 	struct ws_fetch_req req;
 	bool sent;
@@ -57,6 +67,8 @@ struct ws_super {
 	bool asked;			/* a fetcher was asked for and has not arrived */
 	struct pending *pending;	/* requests without a result yet */
 	size_t npending, cap, limit;
+	struct stored stored[STORED_RING];
+	unsigned nstored;
 	struct ws_super_stats st;
 };
 
@@ -94,11 +106,56 @@ void ws_super_warning(struct ws_super *s, const struct ws_warn_record *r)
 			s->st.log_errors++;
 }
 
-/* A file record from the wire or the fetcher: tagged Known, counted, written. */
+static void send_discard(struct ws_super *s, const char *fetched_path)
+{
+	uint8_t buf[WS_FETCH_MSG_MAX];
+	const char *name = fetched_path + strlen("fetched/");
+	size_t len = ws_fetch_discard_encode(name, buf, sizeof(buf));
+
+	if (len && s->fsock >= 0)
+		send(s->fsock, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * The wire and the fetcher may both deliver an event's file. Same bytes: one
+ * copy stays (the first stored) and the second row names it. Different bytes
+ * (a server may serve each client differently): both stay, both logged.
+ */
+static void keep_one_copy(struct ws_super *s, struct ws_file_record *r, bool from_wire,
+			  char *path_buf, size_t cap)
+{
+	struct stored *e;
+
+	if (!r->event_id || !r->sha256[0] || !r->path[0])
+		return;
+	for (unsigned i = 0; i < STORED_RING && i < s->nstored; i++) {
+		e = &s->stored[i];
+		if (e->eventid != r->event_id || e->from_wire == from_wire ||
+		    strcmp(e->sha256, r->sha256) != 0)
+			continue;
+		if (from_wire)
+			unlinkat(s->dirfd, r->path, 0);	/* ours; the fetched copy stays */
+		else
+			send_discard(s, r->path);
+		snprintf(path_buf, cap, "%s", e->path);
+		r->path = path_buf;
+		s->st.same_copies++;
+		return;
+	}
+	e = &s->stored[s->nstored++ % STORED_RING];
+	e->eventid = r->event_id;
+	e->from_wire = from_wire;
+	snprintf(e->sha256, sizeof(e->sha256), "%s", r->sha256);
+	snprintf(e->path, sizeof(e->path), "%s", r->path);
+}
+
+/* A file record from the wire or the fetcher: one copy of the same bytes, Known, written. */
 void ws_super_file(struct ws_super *s, struct ws_file_record *r)
 {
 	const char *known = r->md5[0] ? ws_known_lookup(s->known, r->md5, r->sha256) : NULL;
+	char path[WS_FETCH_PATH_MAX + 16];
 
+	keep_one_copy(s, r, strcmp(r->source, "wire") == 0, path, sizeof(path));
 	r->known = ws_bytes_str(known);
 	s->st.known += known != NULL;
 	write_file(s, r);
