@@ -4,7 +4,7 @@
  * We own the libpcap handles (live, or one or more savefiles read as one
  * capture in timestamp order), a fast savefile reader with libpcap as the
  * fallback, layer-2 stripping, the packet selection and the user's filter.
- * libnids only ever sees IPv4 behind a DLT_RAW handle.
+ * the reassembler only ever sees IPv4.
  *
  * Packet selection has one source of truth, the table in capture/select.c:
  * layer-2 encapsulations (VLAN depth, QinQ, MPLS labels) and IPv4 rules (all

@@ -39,7 +39,7 @@ static const uint16_t vlan_tpids[] = {0x8100, 0x88a8, 0x9100};
 
 /* IPv4 rules: a packet is selected when one of them matches. */
 enum rule_kind {
-	R_NONFIRST_FRAGMENT,	/* its ports are in the first fragment, which libnids needs */
+	R_NONFIRST_FRAGMENT,	/* its ports are in the first fragment, which defragmentation needs */
 	R_TCP,			/* shells on any port (issue 11) */
 	R_UDP_PORT,		/* to or from the TFTP server port */
 	R_UDP_TFTP_SHAPED,	/* DATA, ACK, ERROR, OACK between two ephemeral ports */

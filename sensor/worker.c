@@ -191,7 +191,7 @@ static void print_stats(struct worker *w, const char *when)
 			c->partial_kept, c->failed, t->malformed,
 			c->limit_hits + t->evicted + t->too_large);
 	}
-	fprintf(stderr, "wormsnare: warnings: libnids ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
+	fprintf(stderr, "wormsnare: warnings: malformed ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
 		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", overlong lines %" PRIu64
 		", partial lines dropped %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
 		", out of memory %" PRIu64 ", log errors %" PRIu64 ", fetcher restarts %" PRIu64
