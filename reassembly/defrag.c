@@ -241,7 +241,8 @@ static size_t df_build(struct ws_defrag *d, struct df_dgram *g)
 	uint16_t sum;
 
 	memcpy(d->out, g->hdr, g->hdrlen);
-	memcpy(d->out + g->hdrlen, g->data, g->total);
+	if (g->total)
+		memcpy(d->out + g->hdrlen, g->data, g->total);
 	d->out[2] = (uint8_t)(len >> 8);
 	d->out[3] = (uint8_t)len;
 	d->out[6] = d->out[7] = 0;

@@ -568,7 +568,7 @@ static void line_take(struct flow *f, const uint8_t *data, size_t n, const struc
 			if (f->line_len + chunk > (size_t)G.p.max_line ||
 			    !line_room(f, f->line_len + (uint32_t)chunk)) {
 				f->overlong = true;
-			} else {
+			} else if (chunk > 0) {
 				memcpy(f->line + f->line_len, data, chunk);
 				f->line_len += (uint32_t)chunk;
 			}

@@ -73,6 +73,9 @@ static const char full[] =
 	"  max_streams: 1000\n"
 	"  max_line: 4096\n"
 	"  idle_timeout: 30\n"
+	"  target: linux\n"
+	"  checksums: off\n"
+	"  screen_flows: 1000\n"
 	"fetch:\n"
 	"  enabled: false\n"
 	"  user: _wormsnare\n"
@@ -124,7 +127,8 @@ static void test_full(void)
 	      !c.capture.promiscuous && c.capture.timeout_ms == 250 &&
 	      !strcmp(c.capture.filter, "not net 10.9.0.0/16") && c.capture.workers == 3, "capture");
 	CHECK(c.reassembly.max_streams == 1000 && c.reassembly.max_line == 4096 &&
-	      c.reassembly.idle_timeout == 30, "reassembly");
+	      c.reassembly.idle_timeout == 30 && c.reassembly.target == 1 &&
+	      c.reassembly.checksums == 2 && c.reassembly.screen_flows == 1000, "reassembly");
 	CHECK(!c.fetch.enabled && !strcmp(c.fetch.user, "_wormsnare") && c.fetch.timeout == 7 &&
 	      c.fetch.retries == 0 && c.fetch.max_size == 1024 && c.fetch.blksize == 0 &&
 	      c.fetch.concurrency == 2 && c.fetch.queue_size == 3 &&
@@ -155,6 +159,10 @@ static const struct bad bad[] = {
 	{"fetch:\n  timout: 3\n", "2:3: fetch.timout: unknown key (did you mean 'timeout'?)"},
 	{"reassembly:\n  max_lines: 10\n",
 	 "2:3: reassembly.max_lines: unknown key (did you mean 'max_line'?)"},
+	{"reassembly:\n  target: vista\n",
+	 "2:11: reassembly.target: expected windows, linux, bsd, first or last"},
+	{"reassembly:\n  checksums: yes\n", "2:14: reassembly.checksums: expected auto, on or off"},
+	{"reassembly:\n  screen_flows: 10\n", "2:17: reassembly.screen_flows: 10 is out of range 64..4194304"},
 	{"ports: 4444\n", "1:8: ports: expected a list, found a scalar"},
 	{"ports: [0]\n", "1:9: ports: 0 is out of range 1..65535"},
 	{"ports: [70000]\n", "1:9: ports: 70000 is out of range 1..65535"},
