@@ -666,12 +666,12 @@ struct ws_capture *ws_capture_open_live_fanout(const char *iface, const struct w
 	return live_capture(p, iface, cfg, err, errlen);
 }
 
-unsigned ws_capture_workers(const struct ws_config *cfg)
+unsigned ws_capture_workers(unsigned configured)
 {
 	long n;
 
-	if (cfg->capture.workers > 0)
-		return (unsigned)cfg->capture.workers;
+	if (configured > 0)
+		return configured;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	if (n < 1)
 		return 1;

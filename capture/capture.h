@@ -70,8 +70,8 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
 struct ws_capture *ws_capture_open_live_fanout(const char *iface, const struct ws_config *cfg,
 					       unsigned fanout_group, unsigned nworkers,
 					       char *err, size_t errlen);
-/* capture.workers resolved: 0 means the number of online CPUs, at most 8. */
-unsigned ws_capture_workers(const struct ws_config *cfg);
+/* Fanout members to open: configured, or 0 for the number of online CPUs (at most 8). */
+unsigned ws_capture_workers(unsigned configured);
 
 /*
  * The selection (see above; TFTP rules only with tftp) and capture.filter.

@@ -73,10 +73,8 @@ static const struct key keys[] = {
 	{"capture.promiscuous", K_BOOL, F(capture.promiscuous), 0, 0, 0},
 	{"capture.timeout_ms", K_INT, F(capture.timeout_ms), 1, 10000, 0},
 	{"capture.filter", K_FILTER, F(capture.filter), 0, 0, 0},
-	{"capture.workers", K_INT, F(capture.workers), 0, 64, 0},
 	{"reassembly", K_SECTION, 0, 0, 0, 0, 0},
 	{"reassembly.max_streams", K_INT, F(reassembly.max_streams), 16, 4194304, 0},
-	{"reassembly.max_line", K_INT, F(reassembly.max_line), 64, 65536, 0},
 	{"reassembly.idle_timeout", K_INT, F(reassembly.idle_timeout), 1, 86400, 0},
 	{"privsep", K_SECTION, 0, 0, 0, 0, 0},
 	{"privsep.user", K_USER, F(privsep.user), 0, 0, 0},
@@ -155,7 +153,6 @@ void ws_config_defaults(struct ws_config *c)
 	c->capture.promiscuous = true;
 	c->capture.timeout_ms = 100;
 	c->reassembly.max_streams = 8192;
-	c->reassembly.max_line = 1024;
 	c->reassembly.idle_timeout = 600;
 	c->reassembly.target = 0;	/* windows */
 	c->reassembly.checksums = 0;	/* auto */

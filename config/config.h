@@ -61,12 +61,10 @@ struct ws_config {
 		bool promiscuous;
 		int timeout_ms;		/* live read timeout, 1 .. 10000 */
 		char filter[WS_CFG_FILTER_MAX];	/* pcap-filter on the IPv4 packet; "" = none */
-		int workers;		/* live capture processes, 0 .. 64; 0 = one per CPU, at most 8 */
 	} capture;
 
 	struct {
 		int max_streams;	/* concurrent TCP streams followed, 16 .. 4194304 */
-		int max_line;		/* bytes per command line, 64 .. 65536 */
 		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
 		int target;		/* 0 windows, 1 linux, 2 bsd, 3 first, 4 last (enum ws_policy) */
 		int checksums;		/* 0 auto, 1 on, 2 off (enum ws_checksums) */

@@ -1532,7 +1532,7 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 		snprintf(err, errlen, "reassembly: already initialised");
 		return -1;
 	}
-	if (p->max_streams < 1 || p->max_line < 1 || (unsigned)p->target >= WS_POLICIES) {
+	if (p->max_streams < 1 || (p->on_line && p->max_line < 1) || (unsigned)p->target >= WS_POLICIES) {
 		snprintf(err, errlen, "reassembly: bad parameters");
 		return -1;
 	}

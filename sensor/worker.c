@@ -160,12 +160,28 @@ static void print_fetch_stats(const struct ws_super_stats *ss)
 	fputc('\n', stderr);
 }
 
+static void print_wire_stats(struct worker *w)
+{
+	const struct ws_carve_store_stats *c = ws_carve_store_stats(w->carve);
+	const struct ws_carve_stats *t = ws_carve_store_tracker_stats(w->carve);
+	const struct ws_ftp_track_stats *f = ws_carve_store_ftp_stats(w->carve);
+
+	fprintf(stderr, "wormsnare: wire: tftp transfers %" PRIu64 " (complete %" PRIu64
+		", malformed datagrams %" PRIu64 "), ftp sessions %" PRIu64 ", transfers %" PRIu64
+		" (complete %" PRIu64 "); files stored %" PRIu64 " (for events %" PRIu64
+		"), partial kept %" PRIu64 ", failed %" PRIu64 ", limit hits %" PRIu64 "\n",
+		t->transfers, t->complete, t->malformed, f->sessions, f->transfers, f->complete,
+		c->stored, c->correlated, c->partial_kept, c->failed,
+		c->limit_hits + t->evicted + t->too_large + f->evicted + f->too_large);
+}
+
 static void print_stats(struct worker *w, const char *when)
 {
 	struct ws_capture_stats cs;
 	const struct ws_reasm_stats *rs = ws_reasm_stats();
 	const struct ws_super_stats *ss = ws_super_stats(w->sup);
 	const uint64_t *ea = ss->events_by_action;
+	char line[1024];
 
 	ws_capture_stats(w->cap, &cs);
 	fprintf(stderr, "wormsnare: %s: packets %" PRIu64 ", bytes %" PRIu64, when, cs.packets,
@@ -173,34 +189,27 @@ static void print_stats(struct worker *w, const char *when)
 	if (ws_capture_is_live(w->cap))
 		fprintf(stderr, ", kernel received %" PRIu64 ", kernel drops %" PRIu64
 			", interface drops %" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	fprintf(stderr, "\nwormsnare: streams %" PRIu64 " (picked up %" PRIu64 ", active %zu), lines %"
-		PRIu64 ", events %" PRIu64 " (get %" PRIu64 ", start %" PRIu64 ", exec %" PRIu64 ")\n",
-		rs->streams, rs->pickups, ws_reasm_active_streams(), rs->lines,
-		ea[WS_ACT_GET] + ea[WS_ACT_START] + ea[WS_ACT_EXEC], ea[WS_ACT_GET],
-		ea[WS_ACT_START], ea[WS_ACT_EXEC]);
+	fprintf(stderr, "\nwormsnare: streams %" PRIu64 " (picked up %" PRIu64 ", active %zu, shells %"
+		PRIu64 "), events %" PRIu64 " (get %" PRIu64 ", ftp-get %" PRIu64 ", start %" PRIu64
+		", exec %" PRIu64 ")\n", rs->streams, rs->pickups, ws_reasm_active_streams(),
+		rs->protected_streams, ea[WS_ACT_GET] + ea[WS_ACT_FTP_GET] + ea[WS_ACT_START] +
+		ea[WS_ACT_EXEC], ea[WS_ACT_GET], ea[WS_ACT_FTP_GET], ea[WS_ACT_START], ea[WS_ACT_EXEC]);
 	print_fetch_stats(ss);
-	if (w->carve) {
-		const struct ws_carve_store_stats *c = ws_carve_store_stats(w->carve);
-		const struct ws_carve_stats *t = ws_carve_store_tracker_stats(w->carve);
-
-		fprintf(stderr, "wormsnare: wire tftp: transfers %" PRIu64 ", complete %" PRIu64
-			", stored %" PRIu64 " (for events %" PRIu64 ", already stored %" PRIu64
-			"), partial kept %" PRIu64 ", failed %" PRIu64
-			", malformed datagrams %" PRIu64 ", limit hits %" PRIu64 "\n",
-			t->transfers, t->complete, c->stored, c->correlated, c->already_stored,
-			c->partial_kept, c->failed, t->malformed,
-			c->limit_hits + t->evicted + t->too_large);
-	}
+	if (w->carve)
+		print_wire_stats(w);
+	ws_reasm_stats_text(line, sizeof(line));
+	fprintf(stderr, "wormsnare: %s\n", line);
 	fprintf(stderr, "wormsnare: warnings: malformed ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
-		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", overlong lines %" PRIu64
-		", partial lines dropped %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
-		", out of memory %" PRIu64 ", log errors %" PRIu64 ", fetcher restarts %" PRIu64
-		", fetcher protocol errors %" PRIu64 ", known samples %" PRIu64 "\n",
+		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", shell lines cut %" PRIu64
+		", shell limits hit %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
+		", overlap warnings %" PRIu64 ", out of memory %" PRIu64 ", log errors %" PRIu64
+		", fetcher restarts %" PRIu64 ", fetcher protocol errors %" PRIu64
+		", known samples %" PRIu64 ", same copies %" PRIu64 "\n",
 		rs->nids_warn[WS_NW_IP], rs->nids_warn[WS_NW_TCP],
 		rs->nids_warn[WS_NW_UDP] + rs->nids_warn[WS_NW_SCAN] + rs->nids_warn[WS_NW_OTHER],
-		cs.truncated, cs.non_ip, rs->overlong, rs->partial_dropped, rs->evictions,
-		rs->idle_expired, rs->no_mem, ss->log_errors, ss->fetcher_restarts,
-		ss->protocol_errors, ss->known);
+		cs.truncated, cs.non_ip, w->an.shell.truncated, w->an.shell.over_budget,
+		rs->evictions, rs->idle_expired, w->warnings, rs->no_mem + w->an.no_mem,
+		ss->log_errors, ss->fetcher_restarts, ss->protocol_errors, ss->known, ss->same_copies);
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -212,7 +221,6 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 		.ports = cfg->ports,
 		.nports = cfg->nports,
 		.max_streams = cfg->reassembly.max_streams,
-		.max_line = cfg->reassembly.max_line,
 		.idle_timeout = cfg->reassembly.idle_timeout,
 		.on_udp = cfg->carve.enabled ? on_udp : NULL,
 		.on_data = on_data,

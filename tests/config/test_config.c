@@ -68,10 +68,8 @@ static const char full[] =
 	"  promiscuous: false\n"
 	"  timeout_ms: 250\n"
 	"  filter: \"not net 10.9.0.0/16\"\n"
-	"  workers: 3\n"
 	"reassembly:\n"
 	"  max_streams: 1000\n"
-	"  max_line: 4096\n"
 	"  idle_timeout: 30\n"
 	"  target: linux\n"
 	"  checksums: off\n"
@@ -125,8 +123,8 @@ static void test_full(void)
 	      !strcmp(c.output.syslog.facility, "local5"), "output.json, output.syslog");
 	CHECK(c.capture.snaplen == 1600 && c.capture.buffer_size == 64 << 20 &&
 	      !c.capture.promiscuous && c.capture.timeout_ms == 250 &&
-	      !strcmp(c.capture.filter, "not net 10.9.0.0/16") && c.capture.workers == 3, "capture");
-	CHECK(c.reassembly.max_streams == 1000 && c.reassembly.max_line == 4096 &&
+	      !strcmp(c.capture.filter, "not net 10.9.0.0/16"), "capture");
+	CHECK(c.reassembly.max_streams == 1000 &&
 	      c.reassembly.idle_timeout == 30 && c.reassembly.target == 1 &&
 	      c.reassembly.checksums == 2 && c.reassembly.screen_flows == 1000, "reassembly");
 	CHECK(!c.fetch.enabled && !strcmp(c.fetch.user, "_wormsnare") && c.fetch.timeout == 7 &&
@@ -157,8 +155,8 @@ static const struct bad bad[] = {
 	{"colour: red\n", "1:1: colour: unknown key"},
 	{"fetch:\n  colour: red\n", "2:3: fetch.colour: unknown key"},
 	{"fetch:\n  timout: 3\n", "2:3: fetch.timout: unknown key (did you mean 'timeout'?)"},
-	{"reassembly:\n  max_lines: 10\n",
-	 "2:3: reassembly.max_lines: unknown key (did you mean 'max_line'?)"},
+	{"reassembly:\n  max_stream: 10\n",
+	 "2:3: reassembly.max_stream: unknown key (did you mean 'max_streams'?)"},
 	{"reassembly:\n  target: vista\n",
 	 "2:11: reassembly.target: expected windows, linux, bsd, first or last"},
 	{"reassembly:\n  checksums: yes\n", "2:14: reassembly.checksums: expected auto, on or off"},
@@ -179,7 +177,6 @@ static const struct bad bad[] = {
 	{"fetch:\n  retries: 99999999999999999999\n", "2:12: fetch.retries: number out of range"},
 	{"fetch:\n  blksize: 7\n", "2:12: fetch.blksize: must be 0 (no options) or 8..65464"},
 	{"fetch:\n  blksize: 65465\n", "2:12: fetch.blksize: 65465 is out of range 0..65464"},
-	{"reassembly:\n  max_line: 10\n", "2:13: reassembly.max_line: 10 is out of range 64..65536"},
 	{"fetch:\n  enabled: yes\n", "2:12: fetch.enabled: expected true or false"},
 	{"fetch:\n  enabled: 1\n", "2:12: fetch.enabled: expected true or false"},
 	{"fetch:\n  server: nearest\n",
@@ -223,7 +220,6 @@ static const struct bad bad[] = {
 	{"just text\n", "1:1: the top level must be a mapping of keys"},
 	{"ports: [4444\n", "2:1: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence"},
 	{"fetch:\n\ttimeout: 3\n", "2:1: YAML syntax error: found character that cannot start any token while scanning for the next token"},
-	{"capture:\n  workers: 65\n", "2:12: capture.workers: 65 is out of range 0..64"},
 	{"capture:\n  buffer_size: 1T\n", "2:16: capture.buffer_size: expected an integer, found \"1T\""},
 	{"capture:\n  buffer_size: 2G\n",
 	 "2:16: capture.buffer_size: 2147483648 is out of range 65536..1073741824"},
