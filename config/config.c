@@ -753,3 +753,75 @@ int ws_config_load(const char *path, struct ws_config *cfg, char *err, size_t er
 	*cfg = work;
 	return 0;
 }
+
+/* ----------------------------------------------------------------- dump */
+
+static void dump_cidrs(FILE *to, const struct ws_cidr *list, size_t n)
+{
+	fputc('[', to);
+	for (size_t i = 0; i < n; i++) {
+		unsigned len = 0;
+
+		for (uint32_t m = list[i].mask; m; m <<= 1)
+			len++;
+		fprintf(to, "%s%u.%u.%u.%u/%u", i ? ", " : "", list[i].addr >> 24,
+			(list[i].addr >> 16) & 0xff, (list[i].addr >> 8) & 0xff, list[i].addr & 0xff,
+			len);
+	}
+	fputc(']', to);
+}
+
+static void dump_value(FILE *to, const struct ws_config *c, const struct key *k)
+{
+	static const char *const targets[] = {"windows", "linux", "bsd", "first", "last"};
+	static const char *const modes[] = {"auto", "on", "off"};
+	const char *field = (const char *)c + k->off;
+	int i;
+
+	switch (k->kind) {
+	case K_INT: case K_BLKSIZE: case K_PORT: case K_SIZE:
+		if (k->size == sizeof(uint16_t))
+			fprintf(to, "%u", *(const uint16_t *)field);
+		else if (k->size == sizeof(int))
+			fprintf(to, "%d", *(const int *)field);
+		else
+			fprintf(to, "%lld", (long long)*(const int64_t *)field);
+		break;
+	case K_BOOL:
+		fputs(*(const bool *)field ? "true" : "false", to);
+		break;
+	case K_POLICY:
+		fputs(ws_server_policy_name(*(const enum ws_server_policy *)field), to);
+		break;
+	case K_TARGET: case K_CHECKSUMS:
+		i = *(const int *)field;
+		fputs(k->kind == K_TARGET ? (i >= 0 && i < 5 ? targets[i] : "?") :
+		      (i >= 0 && i < 3 ? modes[i] : "?"), to);
+		break;
+	case K_PORTS:
+		fputc('[', to);
+		for (size_t j = 0; j < c->nports; j++)
+			fprintf(to, "%s%u", j ? ", " : "", c->ports[j]);
+		fputc(']', to);
+		break;
+	case K_CIDRS:
+		dump_cidrs(to, (const struct ws_cidr *)field, *(const size_t *)((const char *)c + k->aux));
+		break;
+	default:	/* strings: the config's own text, quoted as YAML reads it back */
+		fputc('"', to);
+		for (const char *p = field; *p; p++)
+			fprintf(to, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+		fputc('"', to);
+	}
+}
+
+void ws_config_dump(const struct ws_config *c, FILE *to, const char *prefix)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].kind == K_SECTION)
+			continue;
+		fprintf(to, "%s%s: ", prefix, keys[i].path);
+		dump_value(to, c, &keys[i]);
+		fputc('\n', to);
+	}
+}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define WS_CFG_MAX_PORTS 64
 #define WS_CFG_MAX_CIDRS 64
@@ -135,6 +136,9 @@ bool ws_cidr_match(const struct ws_cidr *list, size_t n, uint32_t addr);
 int ws_hostport_parse(const char *s, uint32_t *addr, uint16_t *port);
 
 const char *ws_server_policy_name(enum ws_server_policy p);
+
+/* Every key and its effective value, one "prefix key: value" line each (for -v). */
+void ws_config_dump(const struct ws_config *cfg, FILE *to, const char *prefix);
 
 /*
  * Known samples (config/known-hashes.yaml): MD5 or SHA-256 hex -> name.

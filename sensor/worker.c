@@ -355,7 +355,13 @@ static void print_settings(const struct worker *w)
 		r->opt.nread ? r->opt.read_files[0] : r->opt.iface,
 		r->opt.nread > 1 ? " and more" : "", r->cfg.output.dir,
 		r->fetch_on ? "on" : "off", r->sensor_ids.name, r->fetch_ids.name);
-	fprintf(stderr, "wormsnare: capture filter: %s\n", ws_capture_filter_text(w->cap));
+	ws_config_dump(&r->cfg, stderr, "wormsnare: setting ");
+	if (ws_capture_is_live(w->cap))
+		fprintf(stderr, "wormsnare: capture filter (kernel program): %s\n",
+			ws_capture_filter_text(w->cap));
+	else
+		fprintf(stderr, "wormsnare: capture filter: none in the kernel (a capture file: the "
+			"same selection table runs in C)\n");
 }
 
 int ws_sensor_run(struct ws_run *run, int ctl)
