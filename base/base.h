@@ -53,6 +53,11 @@ struct ws_endpoint {
 	uint16_t port;
 };
 
+/* The two ends of a TCP connection: the client sent the SYN (or, picked up
+ * mid-stream, is the side a reassembler decided on). */
+enum ws_side { WS_SIDE_CLIENT = 0, WS_SIDE_SERVER = 1 };
+#define WS_SIDE_UNKNOWN (-1)
+
 /* ------------------------------------------------------------------- cursor */
 
 struct ws_cursor {

@@ -90,12 +90,12 @@ static uint64_t rnd_pareto(struct rng *r, double xm, double alpha, double cap)
 
 enum ftype {
 	F_HTTP, F_TLS, F_SMB, F_DNS, F_FRAG, F_SCAN135, F_SCAN4444, F_DROPPER, F_SHELL,
-	F_TYPES
+	F_FLOOD, F_TYPES
 };
 
 static const char *const ftype_name[F_TYPES] = {
 	"http/80", "tls/443", "smb/445", "dns/53", "udp-frag", "scan/135", "scan/4444",
-	"dropper/4444", "shell/4444"
+	"dropper/4444", "shell/4444", "flood/135+4444"
 };
 
 struct tally {
@@ -1194,6 +1194,49 @@ static void gen_flows(struct gen *g, uint32_t n, uint64_t packets, unsigned ndro
 	free(drop_at);
 }
 
+/*
+ * A flood of one-segment sources (issue 13): each sends SYN, gets a SYN/ACK
+ * and sends one segment of 8..64 random bytes to 4444 or 135, never more;
+ * the planted dropper sessions advance one step every n / (40 * ndrop)
+ * sources, so the flood runs between their lines.
+ */
+static void gen_flood(struct gen *g, uint32_t n, unsigned ndrop)
+{
+	struct flow *drop = calloc(ndrop ? ndrop : 1, sizeof(*drop));
+	bool *done = calloc(ndrop ? ndrop : 1, sizeof(*done));
+	uint32_t every = ndrop ? n / (40 * ndrop) + 1 : n + 1;
+	struct tcp t;
+
+	if (!drop || !done) {
+		fprintf(stderr, "gen: out of memory\n");
+		exit(1);
+	}
+	for (unsigned k = 0; k < ndrop; k++)
+		new_dropper(g, &drop[k], 192u << 24 | 168u << 16 | rnd_range(&g->r, 1, 0xfffe));
+	g->tally[F_FLOOD].flows = n;
+	for (uint32_t i = 0; i < n; i++) {
+		g->cur = F_FLOOD;
+		tcp_init(g, &t, mkhost(outside_ip(&g->r), 113), mkhost(inside_ip(&g->r), 128),
+			 i & 1 ? 4444 : 135);
+		tcp_send(g, &t, 0, TH_SYN, NULL, 0);
+		tcp_send(g, &t, 1, TH_SYN | TH_ACK, NULL, 0);
+		tcp_send(g, &t, 0, TH_ACK | TH_PSH, NULL, rnd_range(&g->r, 8, 64));
+		if (i % every == 0 && ndrop) {
+			unsigned k = rnd_below(&g->r, ndrop);
+
+			g->cur = F_DROPPER;
+			if (!done[k])
+				done[k] = step_flow(g, &drop[k]);
+		}
+	}
+	for (unsigned k = 0; k < ndrop; k++)
+		while (!done[k])
+			done[k] = step_flow(g, &drop[k]);
+	g->tally[F_DROPPER].flows = ndrop;
+	free(drop);
+	free(done);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void usage(FILE *to)
@@ -1201,13 +1244,15 @@ static void usage(FILE *to)
 	fprintf(to,
 		"usage: gen [-m MB] [-s SEED] [-p POOL] -o OUT\n"
 		"       gen --flows N [--packets P] [--droppers K] [-s SEED] -o OUT\n"
+		"       gen --flood N [--droppers K] [-s SEED] -o OUT\n"
 		"       gen --payload K [-s SEED]\n"
 		"  -m MB         size of the traffic mix (default 1100)\n"
 		"  -s SEED       PRNG seed (default 1)\n"
 		"  -p POOL       concurrent flows interleaved (default 2000)\n"
 		"  --flows N     scaling capture: N concurrent sessions on TCP 4444\n"
 		"  --packets P   about P packets whatever N (default 8000000)\n"
-		"  --droppers K  planted dropper sessions in --flows mode (default 10)\n"
+		"  --droppers K  planted dropper sessions in --flows/--flood mode (default 10)\n"
+		"  --flood N     N one-segment sources (SYN, SYN/ACK, one segment) to 4444/135\n"
 		"  --payload K   write dropper K's file (what the carver must recover)\n"
 		"Writes OUT (pcap) and OUT.truth (expected events and carved files).\n");
 }
@@ -1233,11 +1278,13 @@ int main(int argc, char **argv)
 		{ "packets", required_argument, NULL, 'P' },
 		{ "droppers", required_argument, NULL, 'D' },
 		{ "payload", required_argument, NULL, 'K' },
+		{ "flood", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct gen g;
-	uint64_t mb = 1100, flows = 0, packets = 8000000, ndrop = 10, payload = 0, seed = 1;
+	uint64_t mb = 1100, flows = 0, packets = 8000000, ndrop = 10, payload = 0, seed = 1,
+		 flood = 0;
 	unsigned pool = 2000;
 	const char *out = NULL;
 	char tpath[4096];
@@ -1255,6 +1302,7 @@ int main(int argc, char **argv)
 		case 'P': packets = number(optarg, "--packets"); break;
 		case 'D': ndrop = strtoull(optarg, NULL, 10); break;
 		case 'K': payload = number(optarg, "--payload"); break;
+		case 'L': flood = number(optarg, "--flood"); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1271,7 +1319,7 @@ int main(int argc, char **argv)
 		}
 		return fflush(stdout) ? 1 : 0;
 	}
-	if (!out || optind != argc || flows > 16000000 || pool > 1000000) {
+	if (!out || optind != argc || flows > 16000000 || flood > 100000000 || pool > 1000000) {
 		usage(stderr);
 		return 2;
 	}
@@ -1295,7 +1343,11 @@ int main(int argc, char **argv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	write_file_header(&g);
-	if (flows) {
+	if (flood) {
+		/* about 120 s of capture time for a million sources */
+		g.ps_per_byte = 120000000000000ull / (flood * 200);
+		gen_flood(&g, (uint32_t)flood, (unsigned)ndrop);
+	} else if (flows) {
 		/* spread the file over ~2 minutes of capture time */
 		g.ps_per_byte = 120000000000000ull / (packets * 100);
 		gen_flows(&g, (uint32_t)flows, packets, (unsigned)ndrop);

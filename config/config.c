@@ -39,6 +39,8 @@ enum kind {
 	K_FILTER,	/* BPF text: checked by libpcap later */
 	K_SYSLOG_TARGET,	/* as ws_syslog_target_check() accepts */
 	K_FACILITY,	/* a syslog facility name */
+	K_TARGET,	/* reassembly target policy name -> int (enum ws_policy order) */
+	K_CHECKSUMS,	/* auto | on | off -> int (enum ws_checksums order) */
 };
 
 struct key {
@@ -73,11 +75,13 @@ static const struct key keys[] = {
 	{"capture.filter", K_FILTER, F(capture.filter), 0, 0, 0},
 	{"reassembly", K_SECTION, 0, 0, 0, 0, 0},
 	{"reassembly.max_streams", K_INT, F(reassembly.max_streams), 16, 4194304, 0},
-	{"reassembly.max_line", K_INT, F(reassembly.max_line), 64, 65536, 0},
 	{"reassembly.idle_timeout", K_INT, F(reassembly.idle_timeout), 1, 86400, 0},
 	{"privsep", K_SECTION, 0, 0, 0, 0, 0},
 	{"privsep.user", K_USER, F(privsep.user), 0, 0, 0},
 	{"privsep.seccomp", K_BOOL, F(privsep.seccomp), 0, 0, 0},
+	{"reassembly.target", K_TARGET, F(reassembly.target), 0, 0, 0},
+	{"reassembly.checksums", K_CHECKSUMS, F(reassembly.checksums), 0, 0, 0},
+	{"reassembly.screen_flows", K_INT, F(reassembly.screen_flows), 64, 4194304, 0},
 	{"fetch", K_SECTION, 0, 0, 0, 0, 0},
 	{"fetch.enabled", K_BOOL, F(fetch.enabled), 0, 0, 0},
 	{"fetch.user", K_USER, F(fetch.user), 0, 0, 0},
@@ -94,6 +98,10 @@ static const struct key keys[] = {
 	{"fetch.duplicate_window", K_INT, F(fetch.duplicate_window), 0, 604800, 0},
 	{"fetch.rate_per_server", K_INT, F(fetch.rate_per_server), 1, 100000, 0},
 	{"fetch.rate_global", K_INT, F(fetch.rate_global), 1, 1000000, 0},
+	{"fetch.ftp_timeout", K_INT, F(fetch.ftp_timeout), 1, 3600, 0},
+	{"fetch.ftp_connect_timeout", K_INT, F(fetch.ftp_connect_timeout), 1, 255, 0},
+	{"fetch.ftp_active_fallback", K_BOOL, F(fetch.ftp_active_fallback), 0, 0, 0},
+	{"fetch.ftp_redirect", K_HOSTPORT, F(fetch.ftp_redirect), 0, 0, 0},
 	{"carve", K_SECTION, 0, 0, 0, 0, 0},
 	{"carve.enabled", K_BOOL, F(carve.enabled), 0, 0, 0},
 	{"carve.port", K_PORT, F(carve.port), 1, 65535, 0},
@@ -145,8 +153,10 @@ void ws_config_defaults(struct ws_config *c)
 	c->capture.promiscuous = true;
 	c->capture.timeout_ms = 100;
 	c->reassembly.max_streams = 8192;
-	c->reassembly.max_line = 1024;
 	c->reassembly.idle_timeout = 600;
+	c->reassembly.target = 0;	/* windows */
+	c->reassembly.checksums = 0;	/* auto */
+	c->reassembly.screen_flows = 32768;
 	c->fetch.enabled = true;
 	strcpy(c->fetch.user, WS_DEFAULT_FETCH_USER);
 	strcpy(c->privsep.user, WS_DEFAULT_SENSOR_USER);
@@ -163,6 +173,9 @@ void ws_config_defaults(struct ws_config *c)
 	c->fetch.duplicate_window = 3600;
 	c->fetch.rate_per_server = 10;
 	c->fetch.rate_global = 60;
+	c->fetch.ftp_timeout = 120;
+	c->fetch.ftp_connect_timeout = 15;
+	c->fetch.ftp_active_fallback = true;
 	c->carve.enabled = true;
 	c->carve.port = 69;
 	c->carve.idle_timeout = 60;
@@ -461,14 +474,35 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			return failf(L, &ev->start_mark, k->path,
 				     "expected command, source or command-then-source");
 		return 0;
-	case K_HOSTPORT:
-		if (s[0] && ws_hostport_parse(s, &c->fetch.redirect_addr, &c->fetch.redirect_port) < 0)
+	case K_TARGET:
+	case K_CHECKSUMS: {
+		static const char *const targets[] = {"windows", "linux", "bsd", "first", "last",
+						      NULL};
+		static const char *const modes[] = {"auto", "on", "off", NULL};
+		const char *const *names = k->kind == K_TARGET ? targets : modes;
+
+		for (int i = 0; plain && names[i]; i++)
+			if (!strcmp(s, names[i])) {
+				*(int *)field = i;
+				return 0;
+			}
+		return failf(L, &ev->start_mark, k->path, k->kind == K_TARGET ?
+			     "expected windows, linux, bsd, first or last" :
+			     "expected auto, on or off");
+	}
+	case K_HOSTPORT: {
+		bool ftp = strcmp(k->path, "fetch.ftp_redirect") == 0;
+		uint32_t *addr = ftp ? &c->fetch.ftp_redirect_addr : &c->fetch.redirect_addr;
+		uint16_t *port = ftp ? &c->fetch.ftp_redirect_port : &c->fetch.redirect_port;
+
+		if (s[0] && ws_hostport_parse(s, addr, port) < 0)
 			return failf(L, &ev->start_mark, k->path, "expected \"\" or IPv4:PORT");
 		if (!s[0]) {
-			c->fetch.redirect_addr = 0;
-			c->fetch.redirect_port = 0;
+			*addr = 0;
+			*port = 0;
 		}
 		return set_string(L, ev, k, field);
+	}
 	case K_SYSLOG_TARGET: {
 		char why[160];
 
@@ -718,4 +752,76 @@ int ws_config_load(const char *path, struct ws_config *cfg, char *err, size_t er
 		return -1;
 	*cfg = work;
 	return 0;
+}
+
+/* ----------------------------------------------------------------- dump */
+
+static void dump_cidrs(FILE *to, const struct ws_cidr *list, size_t n)
+{
+	fputc('[', to);
+	for (size_t i = 0; i < n; i++) {
+		unsigned len = 0;
+
+		for (uint32_t m = list[i].mask; m; m <<= 1)
+			len++;
+		fprintf(to, "%s%u.%u.%u.%u/%u", i ? ", " : "", list[i].addr >> 24,
+			(list[i].addr >> 16) & 0xff, (list[i].addr >> 8) & 0xff, list[i].addr & 0xff,
+			len);
+	}
+	fputc(']', to);
+}
+
+static void dump_value(FILE *to, const struct ws_config *c, const struct key *k)
+{
+	static const char *const targets[] = {"windows", "linux", "bsd", "first", "last"};
+	static const char *const modes[] = {"auto", "on", "off"};
+	const char *field = (const char *)c + k->off;
+	int i;
+
+	switch (k->kind) {
+	case K_INT: case K_BLKSIZE: case K_PORT: case K_SIZE:
+		if (k->size == sizeof(uint16_t))
+			fprintf(to, "%u", *(const uint16_t *)field);
+		else if (k->size == sizeof(int))
+			fprintf(to, "%d", *(const int *)field);
+		else
+			fprintf(to, "%lld", (long long)*(const int64_t *)field);
+		break;
+	case K_BOOL:
+		fputs(*(const bool *)field ? "true" : "false", to);
+		break;
+	case K_POLICY:
+		fputs(ws_server_policy_name(*(const enum ws_server_policy *)field), to);
+		break;
+	case K_TARGET: case K_CHECKSUMS:
+		i = *(const int *)field;
+		fputs(k->kind == K_TARGET ? (i >= 0 && i < 5 ? targets[i] : "?") :
+		      (i >= 0 && i < 3 ? modes[i] : "?"), to);
+		break;
+	case K_PORTS:
+		fputc('[', to);
+		for (size_t j = 0; j < c->nports; j++)
+			fprintf(to, "%s%u", j ? ", " : "", c->ports[j]);
+		fputc(']', to);
+		break;
+	case K_CIDRS:
+		dump_cidrs(to, (const struct ws_cidr *)field, *(const size_t *)((const char *)c + k->aux));
+		break;
+	default:	/* strings: the config's own text, quoted as YAML reads it back */
+		fputc('"', to);
+		for (const char *p = field; *p; p++)
+			fprintf(to, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+		fputc('"', to);
+	}
+}
+
+void ws_config_dump(const struct ws_config *c, FILE *to, const char *prefix)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].kind == K_SECTION)
+			continue;
+		fprintf(to, "%s%s: ", prefix, keys[i].path);
+		dump_value(to, c, &keys[i]);
+		fputc('\n', to);
+	}
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define WS_CFG_MAX_PORTS 64
 #define WS_CFG_MAX_CIDRS 64
@@ -60,13 +61,15 @@ struct ws_config {
 		int buffer_size;	/* bytes, 65536 .. 1 GiB */
 		bool promiscuous;
 		int timeout_ms;		/* live read timeout, 1 .. 10000 */
-		char filter[WS_CFG_FILTER_MAX];	/* extra BPF, ANDed; "" = none */
+		char filter[WS_CFG_FILTER_MAX];	/* pcap-filter on the IPv4 packet; "" = none */
 	} capture;
 
 	struct {
 		int max_streams;	/* concurrent TCP streams followed, 16 .. 4194304 */
-		int max_line;		/* bytes per command line, 64 .. 65536 */
 		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
+		int target;		/* 0 windows, 1 linux, 2 bsd, 3 first, 4 last (enum ws_policy) */
+		int checksums;		/* 0 auto, 1 on, 2 off (enum ws_checksums) */
+		int screen_flows;	/* screening table size, 64 .. 4194304 */
 	} reassembly;
 
 	struct {
@@ -94,6 +97,12 @@ struct ws_config {
 		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
 		int rate_per_server;	/* fetches a minute from one server, 1 .. 100000 */
 		int rate_global;	/* fetches a minute in all, 1 .. 1000000 */
+		int ftp_timeout;	/* seconds per FTP fetch, both modes, 1 .. 3600 */
+		int ftp_connect_timeout;	/* seconds per FTP connection attempt, 1 .. 255 */
+		bool ftp_active_fallback;	/* PORT/EPRT when passive cannot connect */
+		char ftp_redirect[WS_CFG_HOSTPORT_MAX];	/* "" or IPv4:PORT, FTP fetches */
+		uint32_t ftp_redirect_addr;	/* host order, valid when ftp_redirect[0] */
+		uint16_t ftp_redirect_port;
 	} fetch;
 
 	struct {
@@ -127,6 +136,9 @@ bool ws_cidr_match(const struct ws_cidr *list, size_t n, uint32_t addr);
 int ws_hostport_parse(const char *s, uint32_t *addr, uint16_t *port);
 
 const char *ws_server_policy_name(enum ws_server_policy p);
+
+/* Every key and its effective value, one "prefix key: value" line each (for -v). */
+void ws_config_dump(const struct ws_config *cfg, FILE *to, const char *prefix);
 
 /*
  * Known samples (config/known-hashes.yaml): MD5 or SHA-256 hex -> name.

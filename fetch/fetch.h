@@ -32,6 +32,7 @@ enum ws_fetch_msg_type {
 	WS_FMSG_REQ = 0x57535251u,	/* "WSRQ" sensor -> fetcher */
 	WS_FMSG_RES = 0x57535253u,	/* "WSRS" fetcher -> sensor */
 	WS_FMSG_PROBE = 0x57535350u,	/* "WSSP" sensor -> fetcher: try a forbidden call */
+	WS_FMSG_DISCARD = 0x57535344u,	/* "WSSD" sensor -> fetcher: remove a stored copy */
 };
 
 enum ws_fetch_proto { WS_FETCH_TFTP = 1, WS_FETCH_FTP = 2 };
@@ -64,6 +65,13 @@ size_t ws_fetch_req_encode(const struct ws_fetch_req *r, uint8_t *buf, size_t ca
 int ws_fetch_req_decode(const uint8_t *buf, size_t len, struct ws_fetch_req *out);
 size_t ws_fetch_res_encode(const struct ws_fetch_res *r, uint8_t *buf, size_t cap);
 int ws_fetch_res_decode(const uint8_t *buf, size_t len, struct ws_fetch_res *out);
+/*
+ * Discard: the fetcher's copy of a file the wire already gave with the same
+ * bytes; path as the result named it (a plain name in the samples area).
+ */
+size_t ws_fetch_discard_encode(const char *path, uint8_t *buf, size_t cap);
+int ws_fetch_discard_decode(const uint8_t *buf, size_t len, char path[WS_FETCH_PATH_MAX]);
+
 /* The type of a message, 0 when too short to have one. */
 uint32_t ws_fetch_msg_type(const uint8_t *buf, size_t len);
 
@@ -75,6 +83,8 @@ struct ws_fetcher_params {
 	int dirfd;		/* the samples area */
 	unsigned timeout_s, retries, blksize, concurrency, queue_size;
 	uint64_t max_size;
+	unsigned ftp_timeout_s, ftp_connect_timeout_s;	/* fetch.ftp_timeout, ..._connect_timeout */
+	bool ftp_active_fallback;
 };
 
 /* The fetcher's main loop; returns the process exit status. */

@@ -20,14 +20,19 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "ftp.h"
 #include "tftp.h"
 
 #define MAX_CONCURRENCY 256
+#define FDS_PER_JOB 4		/* an FTP transfer: control, data, listening socket */
 
+/* One download: a TFTP transfer or an FTP one (libcurl), same life cycle. */
 struct job {
 	struct ws_fetch_req req;
-	struct ws_tftp_xfer *x;
+	struct ws_tftp_xfer *x;		/* TFTP */
+	struct ws_ftp_fetch *f;		/* FTP */
 	struct ws_hash_sink out;
+	size_t pfd_first, pfd_count;	/* its entries in this round's poll set */
 	char tmp[WS_FETCH_STEM_MAX + 48];
 };
 
@@ -81,7 +86,7 @@ static void job_end(struct fetcher *f, struct job *j, const char *status, bool o
 
 	memset(&res, 0, sizeof(res));
 	res.eventid = j->req.eventid;
-	res.bytes = j->x ? ws_tftp_xfer_bytes(j->x) : 0;
+	res.bytes = j->x ? ws_tftp_xfer_bytes(j->x) : j->f ? ws_ftp_fetch_bytes(j->f) : 0;
 	if (ok) {
 		ws_hash_sink_hex(&j->out, res.md5, res.sha256);
 		snprintf(res.path, sizeof(res.path), "blast_%s_%" PRIu64 ".bin", j->req.stem,
@@ -99,13 +104,14 @@ static void job_end(struct fetcher *f, struct job *j, const char *status, bool o
 	unlinkat(f->p->dirfd, j->tmp, 0);
 	reply(f, &res);
 	ws_tftp_xfer_free(j->x);
+	if (j->f)
+		ws_ftp_fetch_free(j->f);
 	free(j);
 }
 
-static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
+static bool start_tftp(struct fetcher *f, struct job *j, char *err, size_t errlen)
 {
-	struct job *j;
-	char err[160];
+	const struct ws_fetch_req *r = &j->req;
 	struct ws_tftp_xfer_params xp = {
 		.server = {.sin_family = AF_INET, .sin_port = htons(r->server.port)},
 		.remote = r->remote,
@@ -114,13 +120,43 @@ static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
 		.retries = f->p->retries,
 		.max_size = f->p->max_size,
 		.sink = ws_hash_sink_write,
+		.sink_arg = &j->out,
 	};
 
-	if (r->proto != WS_FETCH_TFTP || !ws_addr_is_v4(&r->server.addr)) {
-		reply_status(f, r->eventid, "unsupported-protocol");
+	memcpy(&xp.server.sin_addr, r->server.addr.a, 4);
+	j->x = ws_tftp_xfer_start(&xp, ws_now_ms(), err, errlen);
+	return j->x != NULL;
+}
+
+static bool start_ftp(struct fetcher *f, struct job *j, char *err, size_t errlen)
+{
+	const struct ws_fetch_req *r = &j->req;
+	struct ws_ftp_fetch_params fp = {
+		.server = r->server,
+		.remote = r->remote,
+		.user = r->user,
+		.pass = r->pass,
+		.connect_timeout_s = f->p->ftp_connect_timeout_s,
+		.timeout_s = f->p->ftp_timeout_s,
+		.max_size = f->p->max_size,
+		.active_fallback = f->p->ftp_active_fallback,
+		.sink = ws_hash_sink_write,
+		.sink_arg = &j->out,
+	};
+
+	j->f = ws_ftp_fetch_start(&fp, ws_now_ms(), err, errlen);
+	return j->f != NULL;
+}
+
+static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
+{
+	struct job *j;
+	char err[160], st[200];
+
+	if (!ws_addr_is_v4(&r->server.addr)) {
+		reply_status(f, r->eventid, "unsupported-address");
 		return;
 	}
-	memcpy(&xp.server.sin_addr, r->server.addr.a, 4);
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		reply_status(f, r->eventid, "out-of-memory");
@@ -136,12 +172,9 @@ static void job_start(struct fetcher *f, const struct ws_fetch_req *r)
 		job_end(f, j, err, false);
 		return;
 	}
-	xp.sink_arg = &j->out;
-	j->x = ws_tftp_xfer_start(&xp, ws_now_ms(), err, sizeof(err));
-	if (!j->x) {
-		char st[200];
-
-		snprintf(st, sizeof(st), "socket-error:%s", err);
+	if (!(r->proto == WS_FETCH_FTP ? start_ftp(f, j, err, sizeof(err)) :
+	      start_tftp(f, j, err, sizeof(err)))) {
+		snprintf(st, sizeof(st), "start-error:%s", err);
 		job_end(f, j, st, false);
 		return;
 	}
@@ -198,6 +231,14 @@ static bool take_request(struct fetcher *f)
 		probe_sandbox(f);
 		return true;
 	}
+	if ((size_t)n <= sizeof(buf) && ws_fetch_msg_type(buf, (size_t)n) == WS_FMSG_DISCARD) {
+		char path[WS_FETCH_PATH_MAX];
+
+		/* only a plain name in our own directory: nothing else can be named */
+		if (ws_fetch_discard_decode(buf, (size_t)n, path) == 0)
+			unlinkat(f->p->dirfd, path, 0);
+		return true;
+	}
 	if ((size_t)n > sizeof(buf) || ws_fetch_req_decode(buf, (size_t)n, &r) < 0) {
 		fprintf(stderr, "wormsnare: fetcher: malformed request (%zd bytes): stopping\n", n);
 		f->eof = true;
@@ -213,21 +254,27 @@ static bool take_request(struct fetcher *f)
 }
 
 /* Drive every running transfer (reads are non-blocking); end the finished ones. */
-static void step_jobs(struct fetcher *f, int64_t now)
+static void step_jobs(struct fetcher *f, const struct pollfd *pfd, int64_t now)
 {
 	size_t i = 0;
 
 	while (i < f->njobs) {
 		struct job *j = f->jobs[i];
-		enum ws_tftp_xfer_state s = ws_tftp_xfer_input(j->x, now);
+		enum ws_tftp_xfer_state s;
 
-		if (s == WS_XFER_RUNNING)
-			s = ws_tftp_xfer_timer(j->x, now);
+		if (j->f) {
+			s = ws_ftp_fetch_step(j->f, pfd + j->pfd_first, j->pfd_count, now);
+		} else {
+			s = ws_tftp_xfer_input(j->x, now);
+			if (s == WS_XFER_RUNNING)
+				s = ws_tftp_xfer_timer(j->x, now);
+		}
 		if (s == WS_XFER_RUNNING) {
 			i++;
 			continue;
 		}
-		job_end(f, j, ws_tftp_xfer_status(j->x), s == WS_XFER_DONE);
+		job_end(f, j, j->f ? ws_ftp_fetch_status(j->f) : ws_tftp_xfer_status(j->x),
+			s == WS_XFER_DONE);
 		f->jobs[i] = f->jobs[--f->njobs];
 	}
 }
@@ -253,10 +300,20 @@ static nfds_t poll_set(struct fetcher *f, struct pollfd *pfd, int64_t now, int *
 	pfd[n].fd = f->eof ? -1 : f->p->sock;
 	pfd[n++].events = POLLIN;
 	for (size_t i = 0; i < f->njobs; i++) {
-		int64_t left = ws_tftp_xfer_deadline(f->jobs[i]->x) - now;
+		struct job *j = f->jobs[i];
+		int64_t left;
 
-		pfd[n].fd = ws_tftp_xfer_fd(f->jobs[i]->x);
-		pfd[n++].events = POLLIN;
+		j->pfd_first = n;
+		if (j->f) {
+			j->pfd_count = ws_ftp_fetch_fds(j->f, pfd + n, FDS_PER_JOB);
+			left = ws_ftp_fetch_deadline(j->f) - now;
+		} else {
+			pfd[n].fd = ws_tftp_xfer_fd(j->x);
+			pfd[n].events = POLLIN;
+			j->pfd_count = 1;
+			left = ws_tftp_xfer_deadline(j->x) - now;
+		}
+		n += j->pfd_count;
 		if (left < *wait)
 			*wait = left < 0 ? 0 : (int)left;
 	}
@@ -266,7 +323,7 @@ static nfds_t poll_set(struct fetcher *f, struct pollfd *pfd, int64_t now, int *
 int ws_fetcher_run(const struct ws_fetcher_params *p)
 {
 	struct fetcher f = {.p = p};
-	struct pollfd pfd[MAX_CONCURRENCY + 1];
+	struct pollfd pfd[MAX_CONCURRENCY * FDS_PER_JOB + 1];
 	struct sigaction sa;
 
 	if (p->concurrency < 1 || p->concurrency > MAX_CONCURRENCY || p->queue_size < 1) {
@@ -294,7 +351,7 @@ int ws_fetcher_run(const struct ws_fetcher_params *p)
 		for (int k = 0; k < 64 && !f.eof && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)); k++)
 			if (!take_request(&f))
 				break;
-		step_jobs(&f, ws_now_ms());
+		step_jobs(&f, pfd, ws_now_ms());
 		start_queued(&f);
 	}
 	free(f.queue);

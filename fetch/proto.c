@@ -236,3 +236,20 @@ int ws_fetch_res_decode(const uint8_t *buf, size_t len, struct ws_fetch_res *out
 		return -1;
 	return 0;
 }
+
+size_t ws_fetch_discard_encode(const char *path, uint8_t *buf, size_t cap)
+{
+	struct wbuf w;
+
+	begin(&w, buf, cap, WS_FMSG_DISCARD);
+	put_str(&w, path, WS_FETCH_PATH_MAX);
+	return finish(&w);
+}
+
+int ws_fetch_discard_decode(const uint8_t *buf, size_t len, char path[WS_FETCH_PATH_MAX])
+{
+	struct ws_cursor c = open_msg(buf, len, WS_FMSG_DISCARD);
+
+	get_str(&c, path, WS_FETCH_PATH_MAX);
+	return c.err || c.left != 0 || !ws_fetch_stem_ok(path) ? -1 : 0;
+}

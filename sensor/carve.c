@@ -1,7 +1,8 @@
 /*
  * Wire carving policy: which transfers to keep, under which name, and how
- * they are logged. The TFTP tracker in tftp/ follows the protocol; this
- * file decides what the bytes mean to us.
+ * they are logged. The TFTP tracker in tftp/ and the FTP tracker in ftp/
+ * follow their protocols; this file decides what the bytes mean to us, the
+ * same way for both: one file store.
  *
  * Transfer data is pwritten at its offset into a temp file as blocks arrive
  * (out of order too), hashed when complete, then linked under its final
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ftp.h"
 #include "output.h"
 #include "reassembly.h"
 #include "sensor.h"
@@ -33,6 +35,7 @@
 
 struct recent_get {
 	uint64_t eventid;
+	int proto;				/* WS_CARVE_TFTP or WS_CARVE_FTP */
 	struct ws_addr victim, attacker, host;	/* host: WS_AF_NONE when not a literal */
 	char file[WS_FIELD_MAX];		/* basename, lower case */
 	time_t when;
@@ -49,15 +52,16 @@ struct carve_file {
 struct ws_carve_store {
 	const struct ws_config *cfg;
 	int dirfd;
-	ws_file_fn on_file;
-	void *on_file_arg;
+	struct ws_carve_store_params p;
 	struct ws_carver *tracker;
+	struct ws_ftp_tracker *ftp;
 	struct recent_get gets[RECENT_GETS];
 	unsigned next_get;
 	uint64_t inflight;	/* bytes held by unfinished transfers */
-	uint64_t next_wire;	/* n of tftp_<stem>_<n>.bin */
+	uint64_t next_wire;	/* n of tftp_<stem>_<n>.bin and ftp_<stem>_<n>.bin */
 	struct ws_carve_store_stats st;
 	struct ws_carve_stats tracker_final;	/* once the tracker is gone */
+	struct ws_ftp_track_stats ftp_final;
 };
 
 int ws_hash_fd(int fd, uint64_t size, char md5_hex[33], char sha256_hex[65])
@@ -100,38 +104,41 @@ static void file_key(char *dst, size_t cap, const char *file)
 	dst[i] = '\0';
 }
 
-void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid,
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, int proto,
 			     const struct ws_addr *victim, const struct ws_addr *attacker,
-			     const char *host, const char *file, const struct timeval *ts)
+			     const struct ws_addr *host, const char *file, const struct timeval *ts)
 {
 	struct recent_get *g = &cs->gets[cs->next_get++ % RECENT_GETS];
 
 	g->eventid = eventid;
+	g->proto = proto;
 	g->victim = *victim;
 	g->attacker = *attacker;
-	if (ws_addr_parse(host, &g->host) < 0)
-		memset(&g->host, 0, sizeof(g->host));
+	g->host = *host;
 	file_key(g->file, sizeof(g->file), file);
 	g->when = ts->tv_sec;
 }
 
-/* The newest GET this download answers: same victim, file, and a server it named. */
-static uint64_t match_get(const struct ws_carve_store *cs, const struct ws_carve_info *info)
+/*
+ * The newest GET this download answers: same protocol, victim and file, and
+ * a server it named (or, the NAT case, the attacker's address).
+ */
+static uint64_t match_get(const struct ws_carve_store *cs, int proto, const struct ws_addr *victim,
+			  const struct ws_addr *server, const char *filename,
+			  const struct timeval *first)
 {
 	char want[WS_FIELD_MAX];
 
-	if (info->upload)
-		return 0;
-	file_key(want, sizeof(want), info->filename);
+	file_key(want, sizeof(want), filename);
 	for (unsigned i = 1; i <= RECENT_GETS; i++) {
 		const struct recent_get *g = &cs->gets[(cs->next_get - i) % RECENT_GETS];
-		time_t age = info->first.tv_sec - g->when;
+		time_t age = first->tv_sec - g->when;
 
 		if (g->eventid == 0)
 			break;
-		if (!ws_addr_eq(&g->victim, &info->client) || strcmp(g->file, want) != 0)
+		if (g->proto != proto || !ws_addr_eq(&g->victim, victim) || strcmp(g->file, want) != 0)
 			continue;
-		if (!ws_addr_eq(&g->host, &info->server) && !ws_addr_eq(&g->attacker, &info->server))
+		if (!ws_addr_eq(&g->host, server) && !ws_addr_eq(&g->attacker, server))
 			continue;
 		if (age >= -EARLY_SLACK && age <= cs->cfg->carve.correlation_window)
 			return g->eventid;
@@ -139,14 +146,14 @@ static uint64_t match_get(const struct ws_carve_store *cs, const struct ws_carve
 	return 0;
 }
 
-static void *carve_open(void *arg, const struct ws_carve_info *info)
+/* A temp file for a transfer; NULL (counted) when it cannot be created. */
+static struct carve_file *file_open(struct ws_carve_store *cs, uint64_t serial, const char *proto)
 {
-	struct ws_carve_store *cs = arg;
 	struct carve_file *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
-	snprintf(f->tmp, sizeof(f->tmp), ".tmp-wire-%d-%" PRIu64, (int)getpid(), info->serial);
+	snprintf(f->tmp, sizeof(f->tmp), ".tmp-%s-%d-%" PRIu64, proto, (int)getpid(), serial);
 	f->fd = openat(cs->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (f->fd < 0 && errno == EEXIST && unlinkat(cs->dirfd, f->tmp, 0) == 0)
 		f->fd = openat(cs->dirfd, f->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -156,7 +163,17 @@ static void *carve_open(void *arg, const struct ws_carve_info *info)
 		free(f);
 		return NULL;
 	}
-	f->eventid = match_get(cs, info);
+	return f;
+}
+
+static void *carve_open(void *arg, const struct ws_carve_info *info)
+{
+	struct ws_carve_store *cs = arg;
+	struct carve_file *f = file_open(cs, info->serial, "tftp");
+
+	if (f && !info->upload)
+		f->eventid = match_get(cs, WS_CARVE_TFTP, &info->client, &info->server,
+				       info->filename, &info->first);
 	return f;
 }
 
@@ -191,8 +208,8 @@ static int carve_write(void *arg, void *handle, uint64_t offset, const uint8_t *
 }
 
 /* Link tmp under a final name; false with errno when every name is taken. */
-static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const char *stem,
-		       const char *suffix, char *final, size_t cap)
+static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const char *proto,
+		       const char *stem, const char *suffix, char *final, size_t cap)
 {
 	if (f->eventid) {
 		snprintf(final, cap, "blast_%s_%" PRIu64 ".bin%s", stem, f->eventid, suffix);
@@ -205,7 +222,7 @@ static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const ch
 		return false;
 	}
 	for (int i = 0; i < NAME_TRIES; i++) {
-		snprintf(final, cap, "tftp_%s_%" PRIu64 ".bin%s", stem, ++cs->next_wire, suffix);
+		snprintf(final, cap, "%s_%s_%" PRIu64 ".bin%s", proto, stem, ++cs->next_wire, suffix);
 		if (linkat(cs->dirfd, f->tmp, cs->dirfd, final, 0) == 0)
 			return true;
 		if (errno != EEXIST)
@@ -233,15 +250,28 @@ static const char *end_status(enum ws_carve_end how, const struct ws_carve_info 
 	return buf;
 }
 
-static void report_file(struct ws_carve_store *cs, const struct ws_carve_info *info,
-			uint64_t eventid, const char *status, uint64_t bytes, const char *md5,
-			const char *sha, const char *path)
+/* What a finished transfer was, for the store: the same for both protocols. */
+struct done_xfer {
+	const char *proto;		/* "tftp" or "ftp": the stored name's prefix */
+	const char *filename;		/* raw */
+	const char *status;		/* "ok" when complete */
+	bool complete;
+	uint64_t bytes;			/* the file's size when complete */
+	struct timeval last;
+	uint8_t ipproto;
+	struct ws_endpoint client, server;	/* the transfer (the row's flow) */
+	struct ws_endpoint named;	/* the row's Server column */
+};
+
+static void report_file(struct ws_carve_store *cs, const struct done_xfer *d, uint64_t eventid,
+			const char *status, uint64_t bytes, const char *md5, const char *sha,
+			const char *path)
 {
 	char server[WS_ADDR_STRLEN + 8], ip[WS_ADDR_STRLEN];
 	struct ws_file_record r = {
 		.event_id = eventid,
-		.ts = info->last,
-		.filename = ws_bytes_str(info->filename),
+		.ts = d->last,
+		.filename = ws_bytes_str(d->filename),
 		.status = ws_bytes_str(status),
 		.bytes = bytes,
 		.md5 = md5,
@@ -249,42 +279,41 @@ static void report_file(struct ws_carve_store *cs, const struct ws_carve_info *i
 		.path = path,
 		.source = "wire",
 		.have_flow = true,
-		.proto = IPPROTO_UDP,
-		.client = {info->client, info->client_port},
-		.server_ep = {info->server, info->server_port},
+		.proto = d->ipproto,
+		.client = d->client,
+		.server_ep = d->server,
 	};
 
-	snprintf(server, sizeof(server), "%s:%u", ws_addr_str(&info->server, ip, sizeof(ip)),
-		 info->server_port);
+	snprintf(server, sizeof(server), "%s:%u", ws_addr_str(&d->named.addr, ip, sizeof(ip)),
+		 d->named.port);
 	r.server = ws_bytes_str(server);
-	cs->on_file(cs->on_file_arg, &r);
+	cs->p.on_file(cs->p.arg, &r);
 }
 
-static void carve_close(void *arg, void *handle, const struct ws_carve_info *info,
-			enum ws_carve_end how)
+/* Hash, name and report a finished transfer's file; the temp file goes. */
+static void file_close(struct ws_carve_store *cs, struct carve_file *f, const struct done_xfer *d)
 {
-	struct ws_carve_store *cs = arg;
-	struct carve_file *f = handle;
 	char stem[80], final[256] = "", md5[33] = "", sha[65] = "", sbuf[160];
-	const char *status = end_status(how, info, sbuf, sizeof(sbuf));
-	bool complete = how == WS_CARVE_COMPLETE;
+	const char *status = d->status;
+	bool complete = d->complete;
 
-	ws_store_stem(stem, sizeof(stem), info->filename);
+	ws_store_stem(stem, sizeof(stem), d->filename);
 	cs->inflight -= f->end;
 	if (f->write_errno) {
 		char name[WS_TFTP_NAME_MAX * 4];
 
-		ws_tsv_escape(name, sizeof(name), info->filename, strlen(info->filename));
+		ws_tsv_escape(name, sizeof(name), d->filename, strlen(d->filename));
 		fprintf(stderr, "wormsnare: carving %s: %s\n", name, strerror(f->write_errno));
 		snprintf(sbuf, sizeof(sbuf), "write-error:%s", strerror(f->write_errno));
 		status = sbuf;
+		complete = false;
 	}
-	if (complete && ws_hash_fd(f->fd, info->bytes, md5, sha) < 0) {
+	if (complete && ws_hash_fd(f->fd, d->bytes, md5, sha) < 0) {
 		status = "read-error";
 		complete = false;
 	}
 	if (complete) {
-		if (!place_file(cs, f, stem, "", final, sizeof(final))) {
+		if (!place_file(cs, f, d->proto, stem, "", final, sizeof(final))) {
 			status = "store-error";
 			final[0] = md5[0] = sha[0] = '\0';
 			cs->st.failed++;
@@ -293,7 +322,7 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 			cs->st.correlated += f->eventid != 0;
 		}
 	} else if (cs->cfg->carve.keep_partial && f->end > 0 &&
-		   place_file(cs, f, stem, ".partial", final, sizeof(final))) {
+		   place_file(cs, f, d->proto, stem, ".partial", final, sizeof(final))) {
 		cs->st.partial_kept++;
 	} else {
 		final[0] = '\0';
@@ -301,15 +330,100 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 	}
 	close(f->fd);
 	unlinkat(cs->dirfd, f->tmp, 0);
-	report_file(cs, info, f->eventid, status, complete ? info->bytes : f->end, md5, sha, final);
+	report_file(cs, d, f->eventid, status, complete ? d->bytes : f->end, md5, sha, final);
 	free(f);
 }
 
-struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
-					  ws_file_fn on_file, void *arg, char *err,
+static void carve_close(void *arg, void *handle, const struct ws_carve_info *info,
+			enum ws_carve_end how)
+{
+	struct ws_carve_store *cs = arg;
+	char sbuf[160];
+	struct done_xfer d = {
+		.proto = "tftp",
+		.filename = info->filename,
+		.status = end_status(how, info, sbuf, sizeof(sbuf)),
+		.complete = how == WS_CARVE_COMPLETE,
+		.bytes = info->bytes,
+		.last = info->last,
+		.ipproto = IPPROTO_UDP,
+		.client = {info->client, info->client_port},
+		.server = {info->server, info->server_port},
+		.named = {info->server, info->server_port},
+	};
+
+	file_close(cs, handle, &d);
+}
+
+/* -------------------------------------------------------------------- ftp */
+
+static void ftp_expect(void *arg, const struct ws_endpoint *connector,
+		       const struct ws_endpoint *listener, int ttl_s)
+{
+	struct ws_carve_store *cs = arg;
+
+	if (cs->p.expect)
+		cs->p.expect(cs->p.arg, connector, listener, ttl_s);
+}
+
+static void *ftp_open(void *arg, const struct ws_ftp_file_info *info)
+{
+	struct ws_carve_store *cs = arg;
+	struct carve_file *f = file_open(cs, info->serial, "ftp");
+
+	/* the FTP client is the victim that ran the script; the server, what it named */
+	if (f && !info->upload)
+		f->eventid = match_get(cs, WS_CARVE_FTP, &info->control.client.addr,
+				       &info->control.server.addr, info->filename, &info->first);
+	return f;
+}
+
+static int ftp_write(void *arg, void *handle, uint64_t offset, const uint8_t *data, size_t len)
+{
+	return carve_write(arg, handle, offset, data, len);
+}
+
+static void ftp_close(void *arg, void *handle, const struct ws_ftp_file_info *info,
+		      enum ws_ftp_end how)
+{
+	struct ws_carve_store *cs = arg;
+	char sbuf[160];
+	bool have_data = info->data.client.addr.family != WS_AF_NONE;
+	struct done_xfer d = {
+		.proto = "ftp",
+		.filename = info->filename,
+		.status = ws_ftp_end_status(how, info, sbuf, sizeof(sbuf)),
+		.complete = how == WS_FTP_COMPLETE,
+		.bytes = info->bytes,
+		.last = info->last,
+		.ipproto = IPPROTO_TCP,
+		.client = have_data ? info->data.client : info->control.client,
+		.server = have_data ? info->data.server : info->control.server,
+		.named = info->control.server,
+	};
+
+	file_close(cs, handle, &d);
+}
+
+struct ws_ftp_tracker *ws_carve_store_ftp(struct ws_carve_store *cs)
+{
+	return cs->ftp;
+}
+
+struct ws_carve_store *ws_carve_store_new(const struct ws_carve_store_params *sp, char *err,
 					  size_t errlen)
 {
+	const struct ws_config *cfg = sp->cfg;
 	struct ws_carve_store *cs = calloc(1, sizeof(*cs));
+	struct ws_ftp_track_params fp = {
+		.idle_timeout = cfg->carve.idle_timeout,
+		.max_sessions = (size_t)cfg->carve.max_transfers,
+		.max_transfers = (size_t)cfg->carve.max_transfers,
+		.max_file_size = (uint64_t)cfg->carve.max_file_size,
+		.max_early = 65536,
+		.ops = {.expect = ftp_expect, .open = ftp_open, .write = ftp_write,
+			.close = ftp_close},
+	};
 	struct ws_carve_params p = {
 		.server_port = cfg->carve.port,
 		.idle_timeout = cfg->carve.idle_timeout,
@@ -323,12 +437,15 @@ struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd
 		return NULL;
 	}
 	cs->cfg = cfg;
-	cs->dirfd = dirfd;
-	cs->on_file = on_file;
-	cs->on_file_arg = arg;
+	cs->dirfd = sp->dirfd;
+	cs->p = *sp;
 	p.arg = cs;
+	fp.arg = cs;
 	cs->tracker = ws_carver_new(&p);
-	if (!cs->tracker) {
+	cs->ftp = ws_ftp_tracker_new(&fp);
+	if (!cs->tracker || !cs->ftp) {
+		ws_carver_free(cs->tracker);
+		ws_ftp_tracker_free(cs->ftp);
 		snprintf(err, errlen, "carving: out of memory");
 		free(cs);
 		return NULL;
@@ -336,20 +453,20 @@ struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd
 	return cs;
 }
 
-void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
-			     const uint8_t *payload, size_t len, const struct timeval *ts)
+void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_endpoint *src,
+			     const struct ws_endpoint *dst, const uint8_t *payload, size_t len,
+			     const struct timeval *ts)
 {
-	struct ws_endpoint src = {ws_addr_v4(key->saddr), key->sport};
-	struct ws_endpoint dst = {ws_addr_v4(key->daddr), key->dport};
-
 	if (cs->tracker)
-		ws_carver_datagram(cs->tracker, ts, &src, &dst, payload, len);
+		ws_carver_datagram(cs->tracker, ts, src, dst, payload, len);
 }
 
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now)
 {
 	if (cs->tracker)
 		ws_carver_sweep(cs->tracker, now);
+	if (cs->ftp)
+		ws_ftp_tracker_sweep(cs->ftp, now);
 }
 
 const struct ws_carve_store_stats *ws_carve_store_stats(const struct ws_carve_store *cs)
@@ -370,6 +487,15 @@ void ws_carve_store_finish(struct ws_carve_store *cs)
 	cs->tracker_final.incomplete += ws_carver_active(cs->tracker);
 	ws_carver_free(cs->tracker);	/* closes what is open: logged as incomplete */
 	cs->tracker = NULL;
+	if (cs->ftp)
+		cs->ftp_final = *ws_ftp_tracker_stats(cs->ftp);
+	ws_ftp_tracker_free(cs->ftp);
+	cs->ftp = NULL;
+}
+
+const struct ws_ftp_track_stats *ws_carve_store_ftp_stats(const struct ws_carve_store *cs)
+{
+	return cs->ftp ? ws_ftp_tracker_stats(cs->ftp) : &cs->ftp_final;
 }
 
 void ws_carve_store_free(struct ws_carve_store *cs)

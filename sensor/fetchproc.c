@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fetch.h"
+#include "ftp.h"
 #include "sensor.h"
 
 #define FETCHER_SOCK 3
@@ -45,7 +46,7 @@ void ws_fetcher_child_main(int argc, char **argv)
 	ws_set_proc_name("ws-fetcher");
 	signal(SIGINT, SIG_IGN);	/* the sensor decides when we stop: EOF on the socket */
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 12) {
+	if (argc != 15) {
 		fprintf(stderr, "wormsnare: fetcher: started with %d arguments\n", argc);
 		_exit(2);
 	}
@@ -59,16 +60,24 @@ void ws_fetcher_child_main(int argc, char **argv)
 	p.queue_size = (unsigned)arg_num(argv[9], 1, 65536, "queue size");
 	p.max_size = (uint64_t)arg_num(argv[10], 1, 4LL << 30, "max size");
 	seccomp = arg_num(argv[11], 0, 1, "seccomp") == 1;
+	p.ftp_timeout_s = (unsigned)arg_num(argv[12], 1, 86400, "ftp timeout");
+	p.ftp_connect_timeout_s = (unsigned)arg_num(argv[13], 1, 86400, "ftp connect timeout");
+	p.ftp_active_fallback = arg_num(argv[14], 0, 1, "ftp active fallback") == 1;
 	if (fcntl(FETCHER_SOCK, F_GETFD) < 0) {
 		fprintf(stderr, "wormsnare: fetcher: no socket on fd %d\n", FETCHER_SOCK);
 		_exit(2);
 	}
 	fcntl(FETCHER_SOCK, F_SETFD, FD_CLOEXEC);
-	if (geteuid() != 0 && chdir(argv[2]) < 0) {
+	if (!(ws_can_switch_users() && ws_can_chroot()) && chdir(argv[2]) < 0) {
 		fprintf(stderr, "wormsnare: fetcher: %s: chdir: %s\n", argv[2], strerror(errno));
 		_exit(1);
 	}
-	if (ws_drop_privs(&ids, geteuid() == 0 ? argv[2] : NULL, err, sizeof(err)) < 0 ||
+	/* libcurl (OpenSSL) reads its configuration now, before the chroot */
+	if (ws_ftp_fetch_global_init() != 0) {
+		fprintf(stderr, "wormsnare: fetcher: libcurl initialisation failed\n");
+		_exit(1);
+	}
+	if (ws_drop_privs(&ids, ws_can_chroot() ? argv[2] : NULL, err, sizeof(err)) < 0 ||
 	    (seccomp && ws_seccomp_apply(WS_ROLE_FETCHER, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "wormsnare: fetcher: %s\n", err);
 		_exit(1);

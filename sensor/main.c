@@ -132,12 +132,15 @@ static void load_config(struct ws_run *run)
 	snprintf(run->samples_dir, sizeof(run->samples_dir), "%s/fetched", run->cfg.output.dir);
 }
 
-/* Root switches users; anyone else stays who they are (capabilities still go). */
+/*
+ * Root, or a user holding CAP_SETUID/CAP_SETGID (the packaged service),
+ * switches users; anyone else stays who they are (capabilities still go).
+ */
 static void resolve_users(struct ws_run *run)
 {
 	char err[512];
 
-	if (geteuid() != 0) {
+	if (!ws_can_switch_users()) {
 		run->sensor_ids.uid = run->fetch_ids.uid = geteuid();
 		run->sensor_ids.gid = run->fetch_ids.gid = getegid();
 		snprintf(run->sensor_ids.name, sizeof(run->sensor_ids.name), "uid %u",

@@ -107,10 +107,11 @@ static int send_fetcher(struct monitor *m, int fd)
 static void exec_fetcher(struct monitor *m, int sock, int devnull)
 {
 	const struct ws_config *c = &m->run->cfg;
-	char uid[16], gid[16], nums[7][24];
+	char uid[16], gid[16], nums[10][24];
 	char *envp[] = {NULL};
 	char *argv[] = {"ws-fetcher", WS_FETCHER_CHILD_FLAG, m->run->samples_dir, uid, gid,
-			nums[0], nums[1], nums[2], nums[3], nums[4], nums[5], nums[6], NULL};
+			nums[0], nums[1], nums[2], nums[3], nums[4], nums[5], nums[6], nums[7],
+			nums[8], nums[9], NULL};
 
 	snprintf(uid, sizeof(uid), "%u", (unsigned)m->run->fetch_ids.uid);
 	snprintf(gid, sizeof(gid), "%u", (unsigned)m->run->fetch_ids.gid);
@@ -121,6 +122,9 @@ static void exec_fetcher(struct monitor *m, int sock, int devnull)
 	snprintf(nums[4], sizeof(nums[4]), "%d", c->fetch.queue_size);
 	snprintf(nums[5], sizeof(nums[5]), "%" PRId64, c->fetch.max_size);
 	snprintf(nums[6], sizeof(nums[6]), "%d", c->privsep.seccomp);
+	snprintf(nums[7], sizeof(nums[7]), "%d", c->fetch.ftp_timeout);
+	snprintf(nums[8], sizeof(nums[8]), "%d", c->fetch.ftp_connect_timeout);
+	snprintf(nums[9], sizeof(nums[9]), "%d", c->fetch.ftp_active_fallback);
 	if (dup2(sock, 3) < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0)
 		_exit(127);
 	close_range(4, ~0u, 0);

@@ -51,36 +51,30 @@ bool ws_addr_is_nonpublic(const struct ws_addr *a)
 }
 
 /*
- * Only an address literal counts: a name would need DNS, which the attacker
- * steers. The literal is read as the dotted quad it is; the shell model
- * hands over what Windows' inet_addr made of other forms.
+ * Names are never resolved (DNS is the attacker's to steer): named is the
+ * address Windows' inet_addr made of the command's host (shell/), or
+ * WS_AF_NONE for a name.
  */
-static bool command_addr(const char *host, struct ws_addr *addr)
-{
-	return ws_addr_parse(host, addr) == 0 && ws_addr_is_v4(addr);
-}
-
-int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host,
+int ws_policy_pick_server(const struct ws_config *cfg, const struct ws_addr *named,
 			  const struct ws_addr *conn_src, struct ws_addr *server)
 {
-	struct ws_addr named;
-	bool usable = command_addr(cmd_host, &named);
+	bool usable = ws_addr_is_v4(named);
 
 	switch (cfg->fetch.server) {
 	case WS_SERVER_COMMAND:
 		if (!usable)
 			return -1;
-		*server = named;
+		*server = *named;
 		return 0;
 	case WS_SERVER_SOURCE:
 		*server = *conn_src;
 		return 0;
 	case WS_SERVER_COMMAND_THEN_SOURCE:
-		/* the NAT case: a private address typed, a public one connecting */
-		if (!usable || (ws_addr_is_nonpublic(&named) && !ws_addr_is_nonpublic(conn_src)))
+		/* the NAT case: a private address (or 0.0.0.0) typed, a public one connecting */
+		if (!usable || (ws_addr_is_nonpublic(named) && !ws_addr_is_nonpublic(conn_src)))
 			*server = *conn_src;
 		else
-			*server = named;
+			*server = *named;
 		return 0;
 	}
 	return -1;

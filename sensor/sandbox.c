@@ -126,15 +126,47 @@ static int drop_all_caps(char *err, size_t errlen)
 	return 0;
 }
 
+/* Is v in our effective set? Root without capabilities (SECBIT_NOROOT) counts as not. */
+static bool have_cap(cap_value_t v)
+{
+	cap_t c = cap_get_proc();
+	cap_flag_value_t on = CAP_CLEAR;
+
+	if (c) {
+		cap_get_flag(c, v, CAP_EFFECTIVE, &on);
+		cap_free(c);
+	}
+	return on == CAP_SET;
+}
+
+bool ws_can_switch_users(void)
+{
+	return have_cap(CAP_SETUID) && have_cap(CAP_SETGID);
+}
+
+bool ws_can_chroot(void)
+{
+	return have_cap(CAP_SYS_CHROOT);
+}
+
+/*
+ * Root, or an unprivileged user holding CAP_SETUID/CAP_SETGID (systemd's
+ * AmbientCapabilities): switch to ids for good. Otherwise we stay who we
+ * are. Either way every capability goes, and only then is it checked that
+ * root (uid 0 or the old uid) cannot be regained: a non-root switch keeps
+ * capabilities until they are cleared explicitly.
+ */
 int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen)
 {
-	if (geteuid() != 0)
+	bool was_root = geteuid() == 0;
+
+	if (!ws_can_switch_users())
 		return drop_all_caps(err, errlen);
-	if (chroot_dir && chroot(chroot_dir) < 0) {
+	if (chroot_dir && ws_can_chroot() && chroot(chroot_dir) < 0) {
 		snprintf(err, errlen, "chroot %s: %s", chroot_dir, strerror(errno));
 		return -1;
 	}
-	if (chroot_dir && chdir("/") < 0) {
+	if (chroot_dir && ws_can_chroot() && chdir("/") < 0) {
 		snprintf(err, errlen, "chdir /: %s", strerror(errno));
 		return -1;
 	}
@@ -150,18 +182,20 @@ int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, s
 		snprintf(err, errlen, "setresuid %u: %s", (unsigned)ids->uid, strerror(errno));
 		return -1;
 	}
-	if (setuid(0) == 0 || seteuid(0) == 0) {
+	if (drop_all_caps(err, errlen) < 0)
+		return -1;
+	if ((was_root || ids->uid != 0) && (setuid(0) == 0 || seteuid(0) == 0)) {
 		snprintf(err, errlen, "root could be regained after dropping to %s", ids->name);
 		return -1;
 	}
-	return drop_all_caps(err, errlen);
+	return 0;
 }
 
 int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen)
 {
 	struct stat st;
 
-	if (geteuid() != 0)
+	if (!have_cap(CAP_CHOWN))
 		return 0;
 	if (fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "fstat: %s", strerror(errno));
@@ -181,14 +215,26 @@ int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen)
  * and shrinks the bounding set so the fetcher it executes (as uid 0, before
  * it drops) can never hold more.
  */
+/*
+ * The monitor keeps what starting a fetcher under another uid needs, and
+ * shrinks the bounding set so the fetcher it executes can never hold more.
+ * Root's exec grants them again by itself; an unprivileged monitor (systemd
+ * AmbientCapabilities) must put them in its ambient set for the fetcher to
+ * receive them across execve; the fetcher clears everything once it has
+ * switched. Nothing is kept that we do not hold already.
+ */
 int ws_monitor_caps(bool chown_back, char *err, size_t errlen)
 {
-	static const cap_value_t keep[] = {CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL,
-					   CAP_CHOWN};
-	int nkeep = chown_back ? 5 : 4;
+	static const cap_value_t wanted[] = {CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT, CAP_KILL,
+					     CAP_CHOWN};
+	cap_value_t keep[5];
+	int nwanted = chown_back ? 5 : 4, nkeep = 0, rc;
+	bool root = geteuid() == 0;
 	cap_t c;
-	int rc;
 
+	for (int i = 0; i < nwanted; i++)
+		if (have_cap(wanted[i]))
+			keep[nkeep++] = wanted[i];
 	for (cap_value_t v = 0; v <= CAP_LAST_CAP; v++) {
 		bool kept = false;
 
@@ -205,9 +251,11 @@ int ws_monitor_caps(bool chown_back, char *err, size_t errlen)
 		snprintf(err, errlen, "cap_init: %s", strerror(errno));
 		return -1;
 	}
-	if (geteuid() == 0) {
+	if (nkeep > 0) {
 		cap_set_flag(c, CAP_PERMITTED, nkeep, keep, CAP_SET);
 		cap_set_flag(c, CAP_EFFECTIVE, nkeep, keep, CAP_SET);
+		if (!root)
+			cap_set_flag(c, CAP_INHERITABLE, nkeep, keep, CAP_SET);
 	}
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	rc = cap_set_proc(c);
@@ -216,5 +264,11 @@ int ws_monitor_caps(bool chown_back, char *err, size_t errlen)
 		snprintf(err, errlen, "cap_set_proc: %s", strerror(errno));
 		return -1;
 	}
+	for (int i = 0; i < nkeep && !root; i++)
+		if (keep[i] != CAP_KILL && keep[i] != CAP_CHOWN &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep[i], 0, 0) < 0) {
+			snprintf(err, errlen, "ambient capability %d: %s", (int)keep[i], strerror(errno));
+			return -1;
+		}
 	return 0;
 }

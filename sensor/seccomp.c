@@ -4,7 +4,7 @@
  * of SIGSYS, which its parent reports.
  *
  * Lists are the calls each role makes after set-up, found by reading the
- * code paths (libpcap's ring reader, libnids, the writers, the TFTP/FTP
+ * code paths (libpcap's ring reader, the stream engine, the writers, the TFTP/FTP
  * clients) and checked by running the whole test suite under them.
  * Filters are inherited across fork and exec: the monitor's list therefore
  * includes what a fetcher needs between fork and its own, stricter, list

@@ -1,7 +1,7 @@
 /*
  * sensor/ — the whole interface: the processes (monitor, sensor, fetcher
- * entry), the command matcher, capture, fetch policy, wire carving store,
- * privilege separation and sandboxing.
+ * entry), the command matcher, fetch policy, wire carving store, privilege
+ * separation and sandboxing. Capture is capture/capture.h.
  */
 #ifndef WS_SENSOR_H
 #define WS_SENSOR_H
@@ -16,87 +16,13 @@
 #include "base.h"
 
 #include "config.h"
-
-/* ---------------------------------------------------------------- matcher */
+#include "reassembly.h"
 
 #define WS_FIELD_MAX 256	/* longest host or file name kept, NUL included */
-#define WS_MATCH_MAX_CMDS 8	/* commands reported per line */
-#define WS_MATCH_MAX_NAMES 4	/* fetched names remembered per stream */
 
-enum ws_action { WS_ACT_GET = 1, WS_ACT_START, WS_ACT_EXEC };
-
-struct ws_cmd {
-	enum ws_action action;
-	char host[WS_FIELD_MAX];	/* GET only: as typed */
-	char file[WS_FIELD_MAX];	/* GET: remote name; START/EXEC: what runs */
-	char local[WS_FIELD_MAX];	/* GET only: local name, "" when absent */
-};
-
-struct ws_match {
-	size_t ncmds;
-	struct ws_cmd cmds[WS_MATCH_MAX_CMDS];
-};
-
-/*
- * Per-stream memory of the names earlier GETs fetched, so a later bare
- * "msblast.exe" line is recognised. Zero-initialise; the matcher updates it.
- */
-struct ws_match_ctx {
-	unsigned next;
-	char names[WS_MATCH_MAX_NAMES][WS_FIELD_MAX];
-};
-
-/*
- * Match one command line (no LF; a trailing CR is ignored). Pure: no I/O, no
- * allocation, no globals. Returns the number of commands found (0 .. MAX).
- */
-size_t ws_match_line(const char *line, size_t len, struct ws_match_ctx *ctx,
-		     struct ws_match *out);
-
+/* What a command does (the Action column). */
+enum ws_action { WS_ACT_GET = 1, WS_ACT_START, WS_ACT_EXEC, WS_ACT_FTP_GET };
 const char *ws_action_name(enum ws_action a);
-
-/* ----------------------------------------------------------------- capture */
-
-struct ws_capture;
-
-struct ws_capture_stats {
-	uint64_t packets, bytes;	/* seen by us */
-	uint64_t non_ip;		/* frames we could not map to IPv4 */
-	uint64_t truncated;		/* caplen < IP total length */
-	uint64_t kernel_recv, kernel_drop, iface_drop;	/* pcap_stats, live only */
-};
-
-/* Called with the IPv4 header at ip, caplen bytes captured of it. */
-typedef void (*ws_ip_handler)(void *arg, const struct timeval *ts, const uint8_t *ip,
-			      size_t caplen);
-
-struct ws_capture *ws_capture_open_file(const char *path, char *err, size_t errlen);
-struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_config *cfg,
-					char *err, size_t errlen);
-/*
- * BPF: watched TCP ports, non-first fragments, with tftp also UDP to the
- * TFTP port and TFTP-shaped datagrams between any ports (the transfer runs
- * between two ephemeral ports); inside VLAN tags too; ANDed with the extra
- * filter.
- */
-int ws_capture_set_filter(struct ws_capture *c, const struct ws_config *cfg, bool tftp,
-			  char *err, size_t errlen);
-/*
- * Process up to one batch of packets. Returns >0 packets handled, 0 on live
- * timeout, -1 end of file, -2 error (err set), -3 broken out.
- */
-int ws_capture_dispatch(struct ws_capture *c, ws_ip_handler h, void *arg,
-			char *err, size_t errlen);
-void ws_capture_breakloop(struct ws_capture *c);
-void ws_capture_stats(struct ws_capture *c, struct ws_capture_stats *st);
-bool ws_capture_is_live(const struct ws_capture *c);
-void ws_capture_close(struct ws_capture *c);
-
-/*
- * Offset of the IPv4 header in a frame of the given DLT, or -1 when the frame
- * carries no IPv4 (or is too short to tell). Pure.
- */
-long ws_l2_ipv4_offset(int dlt, const uint8_t *frame, size_t caplen);
 
 /* ------------------------------------------------------------ fetch policy */
 
@@ -110,11 +36,11 @@ enum ws_fetch_verdict {
 const char *ws_fetch_verdict_name(enum ws_fetch_verdict v);
 
 /*
- * Pick the server to fetch from: the command's host (an address literal
- * only; names are never resolved) or the connection's source, by policy.
- * Returns 0 with *server set, or -1 when no usable server.
+ * Pick the server to fetch from: the address the command's host names
+ * (named: WS_AF_NONE for a name, which is never resolved) or the
+ * connection's source, by policy. 0 with *server set, or -1 when none.
  */
-int ws_policy_pick_server(const struct ws_config *cfg, const char *cmd_host,
+int ws_policy_pick_server(const struct ws_config *cfg, const struct ws_addr *named,
 			  const struct ws_addr *conn_src, struct ws_addr *server);
 /* Allowed by the allow/deny lists? */
 bool ws_policy_allowed(const struct ws_config *cfg, const struct ws_addr *server);
@@ -153,16 +79,17 @@ void ws_store_stem(char *dst, size_t cap, const char *file);
 /* ------------------------------------------------------------ wire carving */
 
 struct ws_known;
-struct ws_flow_key;
 struct ws_file_record;
+struct ws_ftp_tracker;
 
 /* Where the carve store hands each file record (the supervisor logs it). */
 typedef void (*ws_file_fn)(void *arg, struct ws_file_record *r);
 
 /*
- * Stores files carved from TFTP transfers seen on the wire: under the name of
- * the GET event they answer (blast_<stem>_<eventid>.bin), else as
- * tftp_<stem>_<n>.bin, each reported as a file record with Source "wire".
+ * Stores files carved from TFTP and FTP transfers seen on the wire: under the
+ * name of the GET / ftp-get event they answer (blast_<stem>_<eventid>.bin),
+ * else as tftp_<stem>_<n>.bin / ftp_<stem>_<n>.bin, each reported as a file
+ * record with Source "wire". One file store for both protocols.
  */
 struct ws_carve_store;
 
@@ -170,20 +97,37 @@ struct ws_carve_store_stats {
 	uint64_t stored, correlated, already_stored, partial_kept, failed, limit_hits;
 };
 
-struct ws_carve_store *ws_carve_store_new(const struct ws_config *cfg, int dirfd,
-					  ws_file_fn on_file, void *arg, char *err,
+struct ws_carve_store_params {
+	const struct ws_config *cfg;
+	int dirfd;
+	ws_file_fn on_file;
+	/* an FTP data connection to follow from its SYN (the reassembler's expect) */
+	void (*expect)(void *arg, const struct ws_endpoint *connector,
+		       const struct ws_endpoint *listener, int ttl_s);
+	void *arg;
+};
+
+#define WS_CARVE_TFTP 1
+#define WS_CARVE_FTP 2
+
+struct ws_carve_store *ws_carve_store_new(const struct ws_carve_store_params *p, char *err,
 					  size_t errlen);
-/* A GET event: the victim, the attacker, the host as typed. */
-void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid,
+/* A GET (WS_CARVE_TFTP) or ftp-get (WS_CARVE_FTP) event: victim, attacker, host's address. */
+void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, int proto,
 			     const struct ws_addr *victim, const struct ws_addr *attacker,
-			     const char *host, const char *file, const struct timeval *ts);
-void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_flow_key *key,
-			     const uint8_t *payload, size_t len, const struct timeval *ts);
+			     const struct ws_addr *host, const char *file, const struct timeval *ts);
+void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_endpoint *src,
+			     const struct ws_endpoint *dst, const uint8_t *payload, size_t len,
+			     const struct timeval *ts);
+/* The FTP tracker the analysis feeds control and data connections to. */
+struct ws_ftp_tracker *ws_carve_store_ftp(struct ws_carve_store *cs);
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now);
 const struct ws_carve_store_stats *ws_carve_store_stats(const struct ws_carve_store *cs);
 struct ws_carve_stats;
-/* The tracker's own counters (tftp.h). */
+struct ws_ftp_track_stats;
+/* The trackers' own counters (tftp.h, ftp.h). */
 const struct ws_carve_stats *ws_carve_store_tracker_stats(const struct ws_carve_store *cs);
+const struct ws_ftp_track_stats *ws_carve_store_ftp_stats(const struct ws_carve_store *cs);
 /* End of capture: every open transfer ends (logged as incomplete). */
 void ws_carve_store_finish(struct ws_carve_store *cs);
 void ws_carve_store_free(struct ws_carve_store *cs);
@@ -217,7 +161,11 @@ int ws_resolve_users(const struct ws_config *cfg, struct ws_ids *sensor, struct 
  * err naming the step that failed.
  */
 int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen);
-/* Make fd (a directory or file) owned by ids. No-op unless root. */
+/* Holding CAP_SETUID and CAP_SETGID (root, or ambient capabilities)? */
+bool ws_can_switch_users(void);
+/* Holding CAP_SYS_CHROOT? */
+bool ws_can_chroot(void);
+/* Make fd (a directory or file) owned by ids. No-op without CAP_CHOWN. */
 int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen);
 /*
  * The monitor keeps CAP_SETUID, CAP_SETGID, CAP_SYS_CHROOT and CAP_KILL only,
@@ -271,17 +219,24 @@ struct ws_cmd_event {
 	enum ws_action action;
 	struct timeval ts;
 	struct ws_endpoint attacker, victim;
-	const char *file;		/* NUL-terminated, raw */
-	const char *host;		/* as typed, "" when none */
+	const char *file;		/* raw bytes, file_len of them */
+	size_t file_len;
+	const char *host;		/* as typed ("" when none), host_len bytes */
+	size_t host_len;
+	const char *server_text;	/* the Server column: host, host:port off the default */
+	struct ws_addr host_addr;	/* what Windows would contact; WS_AF_NONE for a name */
+	uint16_t port;			/* 69 (tftp), 21 or as typed (ftp) */
+	const char *user, *pass;	/* ftp-get: as the script gave them */
 	bool name_ok;			/* usable for fetching (no control bytes, not too long) */
 };
 
 #define WS_SUPER_RESULT_KINDS 16
 
 struct ws_super_stats {
-	uint64_t events_by_action[WS_ACT_EXEC + 1];
+	uint64_t events_by_action[WS_ACT_FTP_GET + 1];
 	uint64_t verdicts[WS_FETCH_INVALID_NAME + 1];
 	uint64_t known, log_errors, fetcher_restarts, protocol_errors;
+	uint64_t same_copies;		/* wire and fetcher gave the same bytes: one copy kept */
 	struct {
 		char kind[32];
 		uint64_t n;
@@ -311,6 +266,31 @@ const struct ws_super_stats *ws_super_stats(const struct ws_super *s);
 /* Wait for outstanding fetches (until *stop), log what stays unanswered. */
 void ws_super_finish(struct ws_super *s, volatile sig_atomic_t *stop);
 void ws_super_close(struct ws_super *s);
+
+/* -------------------------------------------------------------- analysis */
+
+#define WS_ANALYSIS_FTP_PORTS 64	/* FTP server ports learnt from ftp-get events */
+
+
+/* The worker's view of what the streams carry (sensor/analysis.c). */
+struct ws_analysis {
+	struct ws_super *sup;
+	struct ws_carve_store *carve;	/* NULL: no carving (and no FTP following) */
+	uint16_t ftp_ports[WS_ANALYSIS_FTP_PORTS];
+	size_t nftp_ports;
+	uint64_t events, no_mem;
+	struct {
+		uint64_t truncated, over_budget;
+	} shell;
+};
+
+/* The reassembler's callbacks, with the analysis as their argument. */
+void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
+		      const uint8_t *data, size_t len, const struct timeval *ts);
+void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
+		       enum ws_close_reason why, const struct timeval *ts);
+enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct ws_flow_info *flow,
+					  enum ws_side from, const uint8_t *bytes, size_t len);
 
 /* Monitor <-> sensor control messages (SOCK_SEQPACKET). */
 #define WS_CTL_SPAWN_FETCHER 0x5753434eu	/* sensor -> monitor: "WSCN" */

@@ -34,6 +34,16 @@
 #define ARRIVAL_PATIENCE_MS 15000	/* waiting at the end for a fetcher that never comes */
 #define MIN_RESULT_PATIENCE_MS 5000
 
+#define STORED_RING 256
+
+/* A file stored for an event, to keep one copy when the wire and the fetcher agree. */
+struct stored {
+	uint64_t eventid;
+	bool from_wire;
+	char sha256[65];
+	char path[WS_FETCH_PATH_MAX + 16];
+};
+
 struct pending {
 	struct ws_fetch_req req;
 	bool sent;
@@ -57,6 +67,8 @@ struct ws_super {
 	bool asked;			/* a fetcher was asked for and has not arrived */
 	struct pending *pending;	/* requests without a result yet */
 	size_t npending, cap, limit;
+	struct stored stored[STORED_RING];
+	unsigned nstored;
 	struct ws_super_stats st;
 };
 
@@ -94,11 +106,56 @@ void ws_super_warning(struct ws_super *s, const struct ws_warn_record *r)
 			s->st.log_errors++;
 }
 
-/* A file record from the wire or the fetcher: tagged Known, counted, written. */
+static void send_discard(struct ws_super *s, const char *fetched_path)
+{
+	uint8_t buf[WS_FETCH_MSG_MAX];
+	const char *name = fetched_path + strlen("fetched/");
+	size_t len = ws_fetch_discard_encode(name, buf, sizeof(buf));
+
+	if (len && s->fsock >= 0)
+		send(s->fsock, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+/*
+ * The wire and the fetcher may both deliver an event's file. Same bytes: one
+ * copy stays (the first stored) and the second row names it. Different bytes
+ * (a server may serve each client differently): both stay, both logged.
+ */
+static void keep_one_copy(struct ws_super *s, struct ws_file_record *r, bool from_wire,
+			  char *path_buf, size_t cap)
+{
+	struct stored *e;
+
+	if (!r->event_id || !r->sha256[0] || !r->path[0])
+		return;
+	for (unsigned i = 0; i < STORED_RING && i < s->nstored; i++) {
+		e = &s->stored[i];
+		if (e->eventid != r->event_id || e->from_wire == from_wire ||
+		    strcmp(e->sha256, r->sha256) != 0)
+			continue;
+		if (from_wire)
+			unlinkat(s->dirfd, r->path, 0);	/* ours; the fetched copy stays */
+		else
+			send_discard(s, r->path);
+		snprintf(path_buf, cap, "%s", e->path);
+		r->path = path_buf;
+		s->st.same_copies++;
+		return;
+	}
+	e = &s->stored[s->nstored++ % STORED_RING];
+	e->eventid = r->event_id;
+	e->from_wire = from_wire;
+	snprintf(e->sha256, sizeof(e->sha256), "%s", r->sha256);
+	snprintf(e->path, sizeof(e->path), "%s", r->path);
+}
+
+/* A file record from the wire or the fetcher: one copy of the same bytes, Known, written. */
 void ws_super_file(struct ws_super *s, struct ws_file_record *r)
 {
 	const char *known = r->md5[0] ? ws_known_lookup(s->known, r->md5, r->sha256) : NULL;
+	char path[WS_FETCH_PATH_MAX + 16];
 
+	keep_one_copy(s, r, strcmp(r->source, "wire") == 0, path, sizeof(path));
 	r->known = ws_bytes_str(known);
 	s->st.known += known != NULL;
 	write_file(s, r);
@@ -383,13 +440,28 @@ static enum ws_fetch_verdict queue_fetch(struct ws_super *s, const struct ws_fet
 
 /* ---------------------------------------------------------------- policy */
 
-static bool name_usable(const char *name)
+/* Where the request goes: the lab server when a redirect is set for that protocol. */
+static void aim(const struct ws_config *c, bool ftp, const struct ws_addr *server, uint16_t port,
+		struct ws_endpoint *to)
 {
-	size_t n = strlen(name);
+	to->addr = *server;
+	to->port = port;
+	if (!ftp && c->fetch.redirect[0]) {
+		to->addr = ws_addr_v4h(c->fetch.redirect_addr);
+		to->port = c->fetch.redirect_port;
+	}
+	if (ftp && c->fetch.ftp_redirect[0]) {
+		to->addr = ws_addr_v4h(c->fetch.ftp_redirect_addr);
+		to->port = c->fetch.ftp_redirect_port;
+	}
+}
 
-	if (n == 0 || n >= WS_FETCH_NAME_MAX)
+/* A name the fetcher may ask a server for: no NUL, no control byte, fits the request. */
+static bool name_usable(const char *name, size_t len)
+{
+	if (len == 0 || len >= WS_FETCH_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return false;
 	return true;
@@ -398,14 +470,15 @@ static bool name_usable(const char *name)
 static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 					  const struct ws_cmd_event *ev)
 {
+	bool ftp = ev->action == WS_ACT_FTP_GET;
 	struct ws_fetch_req q;
 	struct ws_addr server;
 
-	if (!ev->name_ok || !name_usable(ev->file))
+	if (!ev->name_ok || !name_usable(ev->file, ev->file_len))
 		return WS_FETCH_INVALID_NAME;
 	if (!s->run->fetch_on)
 		return WS_FETCH_DISABLED;
-	if (ws_policy_pick_server(s->cfg, ev->host, &ev->attacker.addr, &server) < 0 ||
+	if (ws_policy_pick_server(s->cfg, &ev->host_addr, &ev->attacker.addr, &server) < 0 ||
 	    !ws_policy_allowed(s->cfg, &server) || ws_addr_eq(&server, &ev->victim.addr) ||
 	    ws_selfaddrs_has(s->self, &server))
 		return WS_FETCH_DENIED;
@@ -417,19 +490,29 @@ static enum ws_fetch_verdict decide_fetch(struct ws_super *s, uint64_t id,
 		return WS_FETCH_RATE_LIMITED;
 	memset(&q, 0, sizeof(q));
 	q.eventid = id;
-	q.proto = WS_FETCH_TFTP;
-	q.server.addr = server;
-	q.server.port = 69;
-	if (s->cfg->fetch.redirect[0]) {
-		q.server.addr = ws_addr_v4h(s->cfg->fetch.redirect_addr);
-		q.server.port = s->cfg->fetch.redirect_port;
+	q.proto = ftp ? WS_FETCH_FTP : WS_FETCH_TFTP;
+	aim(s->cfg, ftp, &server, ev->port ? ev->port : (ftp ? 21 : 69), &q.server);
+	memcpy(q.remote, ev->file, ev->file_len);
+	if (ftp) {
+		snprintf(q.user, sizeof(q.user), "%s", ev->user ? ev->user : "");
+		snprintf(q.pass, sizeof(q.pass), "%s", ev->pass ? ev->pass : "");
 	}
-	snprintf(q.remote, sizeof(q.remote), "%s", ev->file);
-	ws_store_stem(q.stem, sizeof(q.stem), ev->file);
+	ws_store_stem(q.stem, sizeof(q.stem), q.remote);
 	return queue_fetch(s, &q);
 }
 
 /* ----------------------------------------------------------------- events */
+
+const char *ws_action_name(enum ws_action a)
+{
+	switch (a) {
+	case WS_ACT_GET: return "get";
+	case WS_ACT_FTP_GET: return "ftp-get";
+	case WS_ACT_START: return "start";
+	case WS_ACT_EXEC: return "exec";
+	}
+	return "unknown";
+}
 
 static void print_event(const struct ws_cmd_record *r)
 {
@@ -459,12 +542,12 @@ uint64_t ws_super_command(struct ws_super *s, const struct ws_cmd_event *ev)
 		.dst = ev->victim,
 		.proto = IPPROTO_TCP,
 		.action = ws_action_name(ev->action),
-		.filename = ws_bytes_str(ev->file),
-		.server = ws_bytes_str(ev->host),
+		.filename = {ev->file, ev->file_len},
+		.server = ws_bytes_str(ev->server_text),
 	};
 
 	store_id(s, id);
-	if (ev->action == WS_ACT_GET)
+	if (ev->action == WS_ACT_GET || ev->action == WS_ACT_FTP_GET)
 		v = decide_fetch(s, id, ev);
 	r.fetch = ws_fetch_verdict_name(v);
 	write_command(s, &r);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "config.h"
+#include "ftp.h"
 #include "output.h"
 #include "reassembly.h"
 #include "sensor.h"
@@ -29,7 +32,10 @@ struct worker {
 	struct ws_super *sup;
 	struct ws_capture *cap;
 	struct ws_carve_store *carve;
+	struct ws_analysis an;
+	struct timeval now;	/* the last packet's capture time */
 	time_t last_sweep;
+	uint64_t warnings;
 };
 
 static volatile sig_atomic_t got_stop, got_second_stop, got_hup, got_usr1, got_usr2;
@@ -53,45 +59,73 @@ static void on_signal(int sig)
 
 /* ------------------------------------------------------------- analysis */
 
-static void on_line(void *arg, const struct ws_flow_key *key, void *flow_user, const char *line,
+static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, const uint8_t *data,
 		    size_t len, const struct timeval *ts)
 {
 	struct worker *w = arg;
-	struct ws_match m;
 
-	if (ws_match_line(line, len, flow_user, &m) == 0)
-		return;
-	for (size_t i = 0; i < m.ncmds; i++) {
-		const struct ws_cmd *c = &m.cmds[i];
-		struct ws_cmd_event ev = {
-			.action = c->action,
-			.ts = *ts,
-			.attacker = {ws_addr_v4(key->saddr), key->sport},
-			.victim = {ws_addr_v4(key->daddr), key->dport},
-			.file = c->file,
-			.host = c->action == WS_ACT_GET ? c->host : "",
-			.name_ok = true,
-		};
-		uint64_t id = ws_super_command(w->sup, &ev);
+	ws_analysis_data(&w->an, flow, from, data, len, ts);
+}
 
-		if (c->action == WS_ACT_GET && w->carve)
-			ws_carve_store_note_get(w->carve, id, &ev.victim.addr, &ev.attacker.addr,
-						c->host, c->file, ts);
+/* The reassembler closes without a time: the last packet's is the one. */
+static void on_close(void *arg, struct ws_flow_info *flow, enum ws_close_reason why)
+{
+	struct worker *w = arg;
+
+	ws_analysis_close(&w->an, flow, why, &w->now);
+}
+
+static enum ws_screen_verdict on_screen(void *arg, const struct ws_flow_info *flow,
+					enum ws_side from, const uint8_t *bytes, size_t len)
+{
+	struct worker *w = arg;
+
+	return ws_analysis_screen(&w->an, flow, from, bytes, len);
+}
+
+/* An overlap the victim resolved one way and someone sent the other way: a warning record. */
+static void on_warn(void *arg, const char *kind, const char *detail,
+		    const struct ws_flow_info *flow, const struct timeval *ts)
+{
+	struct worker *w = arg;
+	struct ws_warn_record r = {
+		.ts = *ts,
+		.kind = kind,
+		.have_flow = flow != NULL,
+		.proto = IPPROTO_TCP,
+		.detail = ws_bytes_str(detail),
+	};
+
+	if (flow) {
+		r.src = flow->client;
+		r.dst = flow->server;
 	}
+	w->warnings++;
+	ws_super_warning(w->sup, &r);
+}
+
+static void expect_data(void *arg, const struct ws_endpoint *connector,
+			const struct ws_endpoint *listener, int ttl_s)
+{
+	(void)arg;
+	ws_reasm_expect(connector->addr.family ? &connector->addr : NULL, listener, ttl_s);
 }
 
 static void on_udp(void *arg, const struct ws_flow_key *key, const uint8_t *payload, size_t len,
 		   const struct timeval *ts)
 {
 	struct worker *w = arg;
+	struct ws_endpoint src = {ws_addr_v4(key->saddr), key->sport};
+	struct ws_endpoint dst = {ws_addr_v4(key->daddr), key->dport};
 
-	ws_carve_store_datagram(w->carve, key, payload, len, ts);
+	ws_carve_store_datagram(w->carve, &src, &dst, payload, len, ts);
 }
 
 static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t caplen)
 {
 	struct worker *w = arg;
 
+	w->now = *ts;
 	if (ts->tv_sec != w->last_sweep) {
 		ws_reasm_sweep(ts);
 		if (w->carve)
@@ -126,12 +160,28 @@ static void print_fetch_stats(const struct ws_super_stats *ss)
 	fputc('\n', stderr);
 }
 
+static void print_wire_stats(struct worker *w)
+{
+	const struct ws_carve_store_stats *c = ws_carve_store_stats(w->carve);
+	const struct ws_carve_stats *t = ws_carve_store_tracker_stats(w->carve);
+	const struct ws_ftp_track_stats *f = ws_carve_store_ftp_stats(w->carve);
+
+	fprintf(stderr, "wormsnare: wire: tftp transfers %" PRIu64 " (complete %" PRIu64
+		", malformed datagrams %" PRIu64 "), ftp sessions %" PRIu64 ", transfers %" PRIu64
+		" (complete %" PRIu64 "); files stored %" PRIu64 " (for events %" PRIu64
+		"), partial kept %" PRIu64 ", failed %" PRIu64 ", limit hits %" PRIu64 "\n",
+		t->transfers, t->complete, t->malformed, f->sessions, f->transfers, f->complete,
+		c->stored, c->correlated, c->partial_kept, c->failed,
+		c->limit_hits + t->evicted + t->too_large + f->evicted + f->too_large);
+}
+
 static void print_stats(struct worker *w, const char *when)
 {
 	struct ws_capture_stats cs;
 	const struct ws_reasm_stats *rs = ws_reasm_stats();
 	const struct ws_super_stats *ss = ws_super_stats(w->sup);
 	const uint64_t *ea = ss->events_by_action;
+	char line[1024];
 
 	ws_capture_stats(w->cap, &cs);
 	fprintf(stderr, "wormsnare: %s: packets %" PRIu64 ", bytes %" PRIu64, when, cs.packets,
@@ -139,34 +189,27 @@ static void print_stats(struct worker *w, const char *when)
 	if (ws_capture_is_live(w->cap))
 		fprintf(stderr, ", kernel received %" PRIu64 ", kernel drops %" PRIu64
 			", interface drops %" PRIu64, cs.kernel_recv, cs.kernel_drop, cs.iface_drop);
-	fprintf(stderr, "\nwormsnare: streams %" PRIu64 " (picked up %" PRIu64 ", active %zu), lines %"
-		PRIu64 ", events %" PRIu64 " (get %" PRIu64 ", start %" PRIu64 ", exec %" PRIu64 ")\n",
-		rs->streams, rs->pickups, ws_reasm_active_streams(), rs->lines,
-		ea[WS_ACT_GET] + ea[WS_ACT_START] + ea[WS_ACT_EXEC], ea[WS_ACT_GET],
-		ea[WS_ACT_START], ea[WS_ACT_EXEC]);
+	fprintf(stderr, "\nwormsnare: streams %" PRIu64 " (picked up %" PRIu64 ", active %zu, shells %"
+		PRIu64 "), events %" PRIu64 " (get %" PRIu64 ", ftp-get %" PRIu64 ", start %" PRIu64
+		", exec %" PRIu64 ")\n", rs->streams, rs->pickups, ws_reasm_active_streams(),
+		rs->protected_streams, ea[WS_ACT_GET] + ea[WS_ACT_FTP_GET] + ea[WS_ACT_START] +
+		ea[WS_ACT_EXEC], ea[WS_ACT_GET], ea[WS_ACT_FTP_GET], ea[WS_ACT_START], ea[WS_ACT_EXEC]);
 	print_fetch_stats(ss);
-	if (w->carve) {
-		const struct ws_carve_store_stats *c = ws_carve_store_stats(w->carve);
-		const struct ws_carve_stats *t = ws_carve_store_tracker_stats(w->carve);
-
-		fprintf(stderr, "wormsnare: wire tftp: transfers %" PRIu64 ", complete %" PRIu64
-			", stored %" PRIu64 " (for events %" PRIu64 ", already stored %" PRIu64
-			"), partial kept %" PRIu64 ", failed %" PRIu64
-			", malformed datagrams %" PRIu64 ", limit hits %" PRIu64 "\n",
-			t->transfers, t->complete, c->stored, c->correlated, c->already_stored,
-			c->partial_kept, c->failed, t->malformed,
-			c->limit_hits + t->evicted + t->too_large);
-	}
-	fprintf(stderr, "wormsnare: warnings: libnids ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
-		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", overlong lines %" PRIu64
-		", partial lines dropped %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
-		", out of memory %" PRIu64 ", log errors %" PRIu64 ", fetcher restarts %" PRIu64
-		", fetcher protocol errors %" PRIu64 ", known samples %" PRIu64 "\n",
+	if (w->carve)
+		print_wire_stats(w);
+	ws_reasm_stats_text(line, sizeof(line));
+	fprintf(stderr, "wormsnare: %s\n", line);
+	fprintf(stderr, "wormsnare: warnings: malformed ip %" PRIu64 ", tcp %" PRIu64 ", other %" PRIu64
+		", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64 ", shell lines cut %" PRIu64
+		", shell limits hit %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64
+		", overlap warnings %" PRIu64 ", out of memory %" PRIu64 ", log errors %" PRIu64
+		", fetcher restarts %" PRIu64 ", fetcher protocol errors %" PRIu64
+		", known samples %" PRIu64 ", same copies %" PRIu64 "\n",
 		rs->nids_warn[WS_NW_IP], rs->nids_warn[WS_NW_TCP],
 		rs->nids_warn[WS_NW_UDP] + rs->nids_warn[WS_NW_SCAN] + rs->nids_warn[WS_NW_OTHER],
-		cs.truncated, cs.non_ip, rs->overlong, rs->partial_dropped, rs->evictions,
-		rs->idle_expired, rs->no_mem, ss->log_errors, ss->fetcher_restarts,
-		ss->protocol_errors, ss->known);
+		cs.truncated, cs.non_ip, w->an.shell.truncated, w->an.shell.over_budget,
+		rs->evictions, rs->idle_expired, w->warnings, rs->no_mem + w->an.no_mem,
+		ss->log_errors, ss->fetcher_restarts, ss->protocol_errors, ss->known, ss->same_copies);
 }
 
 /* ------------------------------------------------------------------ setup */
@@ -178,22 +221,27 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 		.ports = cfg->ports,
 		.nports = cfg->nports,
 		.max_streams = cfg->reassembly.max_streams,
-		.max_line = cfg->reassembly.max_line,
 		.idle_timeout = cfg->reassembly.idle_timeout,
-		.flow_user_size = sizeof(struct ws_match_ctx),
-		.on_line = on_line,
 		.on_udp = cfg->carve.enabled ? on_udp : NULL,
+		.on_data = on_data,
+		.on_close = on_close,
+		.screen = on_screen,
+		.on_warn = on_warn,
+		.target = cfg->reassembly.target,
+		.checksums = cfg->reassembly.checksums,
+		.screen_flows = cfg->reassembly.screen_flows,
 		.arg = w,
 	};
 
 	if (w->run->opt.nread)
-		w->cap = ws_capture_open_file(w->run->opt.read_files[0], err, errlen);
+		w->cap = ws_capture_open_files(w->run->opt.read_files, w->run->opt.nread, err, errlen);
 	else
 		w->cap = ws_capture_open_live(w->run->opt.iface, cfg, err, errlen);
 	if (!w->cap)
 		return -1;
 	if (ws_capture_set_filter(w->cap, cfg, cfg->carve.enabled, err, errlen) < 0)
 		return -1;
+	ws_capture_set_progress(w->cap, &w->an.events);
 	return ws_reasm_init(&rp, err, errlen);
 }
 
@@ -213,7 +261,7 @@ static void install_signals(struct worker *w)
 
 static int sandbox(struct worker *w, char *err, size_t errlen)
 {
-	const char *dir = geteuid() == 0 ? w->run->cfg.output.dir : NULL;
+	const char *dir = ws_can_chroot() ? w->run->cfg.output.dir : NULL;
 
 	if (ws_drop_privs(&w->run->sensor_ids, dir, err, errlen) < 0)
 		return -1;
@@ -229,11 +277,20 @@ static int setup(struct worker *w, int ctl, char *err, size_t errlen)
 	w->sup = ws_super_open(w->run, ctl, err, errlen);
 	if (!w->sup)
 		return -1;
+	w->an.sup = w->sup;
 	if (w->run->cfg.carve.enabled) {
-		w->carve = ws_carve_store_new(&w->run->cfg, ws_super_dirfd(w->sup), on_file, w,
-					      err, errlen);
+		struct ws_carve_store_params cp = {
+			.cfg = &w->run->cfg,
+			.dirfd = ws_super_dirfd(w->sup),
+			.on_file = on_file,
+			.expect = expect_data,
+			.arg = w,
+		};
+
+		w->carve = ws_carve_store_new(&cp, err, errlen);
 		if (!w->carve)
 			return -1;
+		w->an.carve = w->carve;
 	}
 	install_signals(w);
 	return sandbox(w, err, errlen);
@@ -293,10 +350,18 @@ static void print_settings(const struct worker *w)
 {
 	const struct ws_run *r = w->run;
 
-	fprintf(stderr, "wormsnare: %s %s, output %s, fetch %s, users %s (sensor) and %s (fetcher)\n",
+	fprintf(stderr, "wormsnare: %s %s%s, output %s, fetch %s, users %s (sensor) and %s (fetcher)\n",
 		r->opt.nread ? "replaying" : "capturing on",
-		r->opt.nread ? r->opt.read_files[0] : r->opt.iface, r->cfg.output.dir,
+		r->opt.nread ? r->opt.read_files[0] : r->opt.iface,
+		r->opt.nread > 1 ? " and more" : "", r->cfg.output.dir,
 		r->fetch_on ? "on" : "off", r->sensor_ids.name, r->fetch_ids.name);
+	ws_config_dump(&r->cfg, stderr, "wormsnare: setting ");
+	if (ws_capture_is_live(w->cap))
+		fprintf(stderr, "wormsnare: capture filter (kernel program): %s\n",
+			ws_capture_filter_text(w->cap));
+	else
+		fprintf(stderr, "wormsnare: capture filter: none in the kernel (a capture file: the "
+			"same selection table runs in C)\n");
 }
 
 int ws_sensor_run(struct ws_run *run, int ctl)

@@ -70,8 +70,10 @@ static const char full[] =
 	"  filter: \"not net 10.9.0.0/16\"\n"
 	"reassembly:\n"
 	"  max_streams: 1000\n"
-	"  max_line: 4096\n"
 	"  idle_timeout: 30\n"
+	"  target: linux\n"
+	"  checksums: off\n"
+	"  screen_flows: 1000\n"
 	"fetch:\n"
 	"  enabled: false\n"
 	"  user: _wormsnare\n"
@@ -90,6 +92,10 @@ static const char full[] =
 	"  duplicate_window: 0\n"
 	"  rate_per_server: 2\n"
 	"  rate_global: 5\n"
+	"  ftp_timeout: 33\n"
+	"  ftp_connect_timeout: 4\n"
+	"  ftp_active_fallback: false\n"
+	"  ftp_redirect: \"127.0.0.1:8884\"\n"
 	"carve:\n"
 	"  enabled: false\n"
 	"  port: 6969\n"
@@ -118,8 +124,9 @@ static void test_full(void)
 	CHECK(c.capture.snaplen == 1600 && c.capture.buffer_size == 64 << 20 &&
 	      !c.capture.promiscuous && c.capture.timeout_ms == 250 &&
 	      !strcmp(c.capture.filter, "not net 10.9.0.0/16"), "capture");
-	CHECK(c.reassembly.max_streams == 1000 && c.reassembly.max_line == 4096 &&
-	      c.reassembly.idle_timeout == 30, "reassembly");
+	CHECK(c.reassembly.max_streams == 1000 &&
+	      c.reassembly.idle_timeout == 30 && c.reassembly.target == 1 &&
+	      c.reassembly.checksums == 2 && c.reassembly.screen_flows == 1000, "reassembly");
 	CHECK(!c.fetch.enabled && !strcmp(c.fetch.user, "_wormsnare") && c.fetch.timeout == 7 &&
 	      c.fetch.retries == 0 && c.fetch.max_size == 1024 && c.fetch.blksize == 0 &&
 	      c.fetch.concurrency == 2 && c.fetch.queue_size == 3 &&
@@ -129,6 +136,10 @@ static void test_full(void)
 	      c.fetch.allow[0].mask == 0xff000000 && c.fetch.allow[1].addr == 0x3e1e070b &&
 	      c.fetch.allow[1].mask == 0xffffffff && c.fetch.ndeny == 0, "allow/deny");
 	CHECK(c.fetch.redirect_addr == 0x7f000001 && c.fetch.redirect_port == 6969, "redirect");
+	CHECK(c.fetch.ftp_timeout == 33 && c.fetch.ftp_connect_timeout == 4 &&
+	      !c.fetch.ftp_active_fallback && c.fetch.ftp_redirect_addr == 0x7f000001 &&
+	      c.fetch.ftp_redirect_port == 8884 && !strcmp(c.fetch.ftp_redirect, "127.0.0.1:8884"),
+	      "ftp fetch keys");
 	CHECK(!c.carve.enabled && c.carve.port == 6969 && c.carve.idle_timeout == 5 &&
 	      c.carve.max_transfers == 9 && c.carve.max_file_size == 2LL << 30 &&
 	      c.carve.max_total == 123 && c.carve.keep_partial && c.carve.correlation_window == 77 &&
@@ -144,8 +155,12 @@ static const struct bad bad[] = {
 	{"colour: red\n", "1:1: colour: unknown key"},
 	{"fetch:\n  colour: red\n", "2:3: fetch.colour: unknown key"},
 	{"fetch:\n  timout: 3\n", "2:3: fetch.timout: unknown key (did you mean 'timeout'?)"},
-	{"reassembly:\n  max_lines: 10\n",
-	 "2:3: reassembly.max_lines: unknown key (did you mean 'max_line'?)"},
+	{"reassembly:\n  max_stream: 10\n",
+	 "2:3: reassembly.max_stream: unknown key (did you mean 'max_streams'?)"},
+	{"reassembly:\n  target: vista\n",
+	 "2:11: reassembly.target: expected windows, linux, bsd, first or last"},
+	{"reassembly:\n  checksums: yes\n", "2:14: reassembly.checksums: expected auto, on or off"},
+	{"reassembly:\n  screen_flows: 10\n", "2:17: reassembly.screen_flows: 10 is out of range 64..4194304"},
 	{"ports: 4444\n", "1:8: ports: expected a list, found a scalar"},
 	{"ports: [0]\n", "1:9: ports: 0 is out of range 1..65535"},
 	{"ports: [70000]\n", "1:9: ports: 70000 is out of range 1..65535"},
@@ -162,7 +177,6 @@ static const struct bad bad[] = {
 	{"fetch:\n  retries: 99999999999999999999\n", "2:12: fetch.retries: number out of range"},
 	{"fetch:\n  blksize: 7\n", "2:12: fetch.blksize: must be 0 (no options) or 8..65464"},
 	{"fetch:\n  blksize: 65465\n", "2:12: fetch.blksize: 65465 is out of range 0..65464"},
-	{"reassembly:\n  max_line: 10\n", "2:13: reassembly.max_line: 10 is out of range 64..65536"},
 	{"fetch:\n  enabled: yes\n", "2:12: fetch.enabled: expected true or false"},
 	{"fetch:\n  enabled: 1\n", "2:12: fetch.enabled: expected true or false"},
 	{"fetch:\n  server: nearest\n",
@@ -173,6 +187,9 @@ static const struct bad bad[] = {
 	 "2:11: fetch.allow: not an IPv4 address or CIDR: \"example.com\""},
 	{"fetch:\n  redirect: localhost:69\n", "2:13: fetch.redirect: expected \"\" or IPv4:PORT"},
 	{"fetch:\n  redirect: \"127.0.0.1:0\"\n", "2:13: fetch.redirect: expected \"\" or IPv4:PORT"},
+	{"fetch:\n  ftp_redirect: ftp.example:21\n", "2:17: fetch.ftp_redirect: expected \"\" or IPv4:PORT"},
+	{"fetch:\n  ftp_timeout: 0\n", "2:16: fetch.ftp_timeout: 0 is out of range 1..3600"},
+	{"fetch:\n  ftp_active_fallback: maybe\n", "2:24: fetch.ftp_active_fallback: expected true or false"},
 	{"fetch:\n  user: \"root; rm\"\n", "2:9: fetch.user: not a valid user name"},
 	{"output:\n  event_log: ../log.txt\n", "2:14: output.event_log: must be a plain file name"},
 	{"output:\n  fetch_log: ..\n", "2:14: output.fetch_log: must be a plain file name"},

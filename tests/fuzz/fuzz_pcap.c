@@ -1,7 +1,8 @@
 /*
- * libFuzzer: a capture file through the whole sensor path — libpcap,
- * layer 2, libnids, line splitting, matcher, TSV escaping and the wire
- * carver (storing into a scratch directory).
+ * libFuzzer: a capture file through the whole sensor path — the savefile
+ * reader and libpcap, layer 2, the stream engine and its normalizer,
+ * screening, the cmd.exe session model, the TFTP and FTP carvers, the
+ * supervisor and every writer (into a scratch directory; fetching off).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,50 +13,71 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "config.h"
+#include "output.h"
 #include "reassembly.h"
 #include "sensor.h"
 
 struct run {
-	struct ws_carve_store *carve;
-	struct ws_tsv log;
+	struct ws_analysis an;
+	struct timeval now;
 };
 
-static void on_line(void *arg, const struct ws_flow_key *key, void *user, const char *line,
+static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, const uint8_t *data,
 		    size_t len, const struct timeval *ts)
 {
 	struct run *r = arg;
-	struct ws_match m;
-	char esc[WS_FIELD_MAX * 4 + 4], when[40];
 
-	ws_format_time(when, sizeof(when), ts);
-	for (size_t i = 0; i < ws_match_line(line, len, user, &m); i++) {
-		const char *row[2] = {when, esc};
+	ws_analysis_data(&r->an, flow, from, data, len, ts);
+}
 
-		ws_tsv_escape(esc, sizeof(esc), m.cmds[i].file, strlen(m.cmds[i].file));
-		if (strchr(esc, '\t') || strchr(esc, '\n'))
-			__builtin_trap();
-		ws_tsv_row(&r->log, row, 2);
-		if (m.cmds[i].action == WS_ACT_GET)
-			ws_carve_store_note_get(r->carve, 1, key->daddr, key->saddr, m.cmds[i].host,
-						m.cmds[i].file, ts);
-	}
+static void on_close(void *arg, struct ws_flow_info *flow, enum ws_close_reason why)
+{
+	struct run *r = arg;
+
+	ws_analysis_close(&r->an, flow, why, &r->now);
+}
+
+static enum ws_screen_verdict on_screen(void *arg, const struct ws_flow_info *flow,
+					enum ws_side from, const uint8_t *bytes, size_t len)
+{
+	struct run *r = arg;
+
+	return ws_analysis_screen(&r->an, flow, from, bytes, len);
 }
 
 static void on_udp(void *arg, const struct ws_flow_key *key, const uint8_t *p, size_t len,
 		   const struct timeval *ts)
 {
 	struct run *r = arg;
+	struct ws_endpoint src = {ws_addr_v4(key->saddr), key->sport};
+	struct ws_endpoint dst = {ws_addr_v4(key->daddr), key->dport};
 
-	ws_carve_store_datagram(r->carve, key, p, len, ts);
+	ws_carve_store_datagram(r->an.carve, &src, &dst, p, len, ts);
+}
+
+static void on_file(void *arg, struct ws_file_record *rec)
+{
+	struct run *r = arg;
+
+	ws_super_file(r->an.sup, rec);
+}
+
+static void expect_data(void *arg, const struct ws_endpoint *connector,
+			const struct ws_endpoint *listener, int ttl_s)
+{
+	(void)arg;
+	ws_reasm_expect(connector->addr.family ? &connector->addr : NULL, listener, ttl_s);
 }
 
 static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t caplen)
 {
 	struct run *r = arg;
 
+	r->now = *ts;
 	ws_reasm_sweep(ts);
-	ws_carve_store_sweep(r->carve, ts);
+	ws_carve_store_sweep(r->an.carve, ts);
 	ws_reasm_feed(ts, ip, caplen);
 }
 
@@ -78,25 +100,29 @@ static void empty_dir(int dirfd)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char dir[64], pcap[96];
-	static int dirfd = -1;
-	static struct ws_config cfg;
+	static struct ws_run run;
+	static struct ws_super *sup;
 	struct ws_reasm_params rp = {
 		.max_streams = 64, .max_line = 1024, .idle_timeout = 60,
-		.flow_user_size = sizeof(struct ws_match_ctx),
-		.on_line = on_line, .on_udp = on_udp,
+		.on_udp = on_udp, .on_data = on_data, .on_close = on_close, .screen = on_screen,
 	};
+	struct ws_carve_store_params cp = {.on_file = on_file, .expect = expect_data};
 	struct run r;
 	struct ws_capture *c;
 	char err[512];
 	FILE *f;
 
-	if (dirfd < 0) {
+	if (!sup) {
 		snprintf(dir, sizeof(dir), "/tmp/ws-fuzz-pcap-%d", (int)getpid());
-		mkdir(dir, 0700);
-		dirfd = open(dir, O_RDONLY | O_DIRECTORY);
 		snprintf(pcap, sizeof(pcap), "%s.pcap", dir);
-		ws_config_defaults(&cfg);
-		cfg.carve.max_total = 8 << 20;
+		ws_config_defaults(&run.cfg);
+		run.cfg.carve.max_total = 8 << 20;
+		snprintf(run.cfg.output.dir, sizeof(run.cfg.output.dir), "%s", dir);
+		run.sensor_ids.uid = run.fetch_ids.uid = getuid();
+		run.sensor_ids.gid = run.fetch_ids.gid = getgid();
+		sup = ws_super_open(&run, -1, err, sizeof(err));
+		if (!sup)
+			__builtin_trap();
 	}
 	f = fopen(pcap, "wb");
 	if (!f)
@@ -107,19 +133,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!c)
 		return 0;
 	memset(&r, 0, sizeof(r));
-	rp.ports = cfg.ports;
-	rp.nports = cfg.nports;
+	rp.ports = run.cfg.ports;
+	rp.nports = run.cfg.nports;
 	rp.arg = &r;
-	if (ws_tsv_open(&r.log, dirfd, "events.txt", "T\tF", err, sizeof(err)) < 0 ||
-	    !(r.carve = ws_carve_store_new(&cfg, dirfd, &r.log, NULL, err, sizeof(err))) ||
+	cp.cfg = &run.cfg;
+	cp.dirfd = ws_super_dirfd(sup);
+	cp.arg = &r;
+	r.an.sup = sup;
+	if (!(r.an.carve = ws_carve_store_new(&cp, err, sizeof(err))) ||
 	    ws_reasm_init(&rp, err, sizeof(err)) < 0)
 		__builtin_trap();
 	while (ws_capture_dispatch(c, on_ip, &r, err, sizeof(err)) > 0)
 		;
 	ws_reasm_finish();
-	ws_carve_store_free(r.carve);
-	ws_tsv_close(&r.log);
+	ws_carve_store_free(r.an.carve);
 	ws_capture_close(c);
-	empty_dir(dirfd);
+	empty_dir(ws_super_dirfd(sup));
 	return 0;
 }

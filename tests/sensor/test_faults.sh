@@ -80,6 +80,14 @@ out=$("$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/badfilter.yaml" -o "$w
 printf 'capture:\n  snaplen: 5\n' >"$work/badcfg.yaml"
 out=$("$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/badcfg.yaml" -o "$work/o-cfg" 2>&1)
 [ $? = 1 ] && [ ! -e "$work/o-cfg" ] && ok "bad config: nothing created ($out)" || fail "bad config: $out"
+# -v prints every effective setting and the capture filter
+printf 'fetch:\n  rate_global: 7\n' >"$work/v.yaml"
+out=$("$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/v.yaml" -o "$work/o-v" -v 2>&1 >/dev/null)
+grep -q "^wormsnare: setting fetch.rate_global: 7$" <<<"$out" &&
+	grep -q "^wormsnare: setting fetch.deny: \[0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16" <<<"$out" &&
+	grep -q "^wormsnare: capture filter" <<<"$out" &&
+	ok "-v prints the effective settings and the capture filter" || fail "-v: $out"
+
 # a replay run as root hands its outputs to the owner of the directory they are in
 if [ "$(id -u)" = 0 ]; then
 	mkdir -p "$work/mine"

@@ -69,7 +69,7 @@ static void test_pick(void)
 
 		memset(&got, 0, sizeof(got));
 		cfg.fetch.server = t[i].pol;
-		rc = ws_policy_pick_server(&cfg, t[i].host, ip(t[i].src), &got);
+		rc = ws_policy_pick_server(&cfg, ip(t[i].host), ip(t[i].src), &got);
 		if (!t[i].want)
 			CHECK(rc < 0, "pick %zu: %s must have no server", i, t[i].host);
 		else

@@ -59,8 +59,12 @@ static bool spawn_requested(void)
 
 static uint64_t get_event(struct ws_super *s, const char *file, const char *host)
 {
-	struct ws_cmd_event ev = {.action = WS_ACT_GET, .file = file, .host = host, .name_ok = true};
+	struct ws_cmd_event ev = {.action = WS_ACT_GET, .file = file, .file_len = strlen(file),
+				  .host = host, .host_len = strlen(host), .server_text = host,
+				  .port = 69, .name_ok = true};
 
+	if (ws_addr_parse(host, &ev.host_addr) < 0)
+		memset(&ev.host_addr, 0, sizeof(ev.host_addr));
 	ws_addr_parse("81.132.114.254", &ev.attacker.addr);
 	ev.attacker.port = 1234;
 	ws_addr_parse("10.0.0.5", &ev.victim.addr);
@@ -183,6 +187,32 @@ int main(void)
 	id = get_event(s, "x.exe", "169.254.169.254");
 	CHECK(read_req(f1, &q) && q.eventid == id, "request");
 	CHECK(ws_addr_v4_host(&q.server.addr) == 0x518472fe, "link-local host -> connection source");
+	/* an ftp-get: protocol, port, credentials; 0.0.0.0 means the connection's source */
+	{
+		struct ws_cmd_event ev = {.action = WS_ACT_FTP_GET, .file = "ssms.exe", .file_len = 8,
+					  .host = "0.0.0.0", .host_len = 7, .server_text = "0.0.0.0:8884",
+					  .port = 8884, .user = "1", .pass = "1", .name_ok = true};
+
+		ws_addr_parse("0.0.0.0", &ev.host_addr);
+		ws_addr_parse("81.132.114.254", &ev.attacker.addr);
+		ws_addr_parse("10.0.0.5", &ev.victim.addr);
+		ev.ts.tv_sec = 1061301700;
+		id = ws_super_command(s, &ev);
+		CHECK(read_req(f1, &q) && q.eventid == id && q.proto == WS_FETCH_FTP &&
+		      q.server.port == 8884 && ws_addr_v4_host(&q.server.addr) == 0x518472fe &&
+		      !strcmp(q.user, "1") && !strcmp(q.pass, "1") && !strcmp(q.remote, "ssms.exe"),
+		      "ftp-get request");
+		/* a name with a control byte is logged (escaped), never fetched, even if
+		 * the parser let it through */
+		ev.file = "a\001b.exe";
+		ev.file_len = 7;
+		id = ws_super_command(s, &ev);
+		snprintf(path, sizeof(path), "%s/blasterlog.txt", dir);
+		CHECK(strstr(slurp(path), "\ta\\x01b.exe\t0\t10.0.0.5\t0\tftp-get\t0.0.0.0:8884\tinvalid-name\n"),
+		      "invalid-name row: %s", slurp(path));
+		CHECK(!read_req(f1, &q), "an invalid name is not sent to the fetcher");
+		snprintf(path, sizeof(path), "%s/fetchlog.txt", dir);
+	}
 	ws_super_finish(s, NULL);
 	CHECK(strstr(slurp(path), "\tx.exe\tunfinished\t"), "unanswered at the end: unfinished");
 	ws_super_close(s);

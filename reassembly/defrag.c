@@ -1,0 +1,314 @@
+/*
+ * IPv4 fragment reassembly as the target host does it, bounded.
+ *
+ * Overlapping fragments are resolved by the target policy
+ * (reassembly/README.md, "IP fragments"): Novak, "Target-Based Fragmentation
+ * Reassembly" (2005), as implemented by Suricata's defrag.c and Snort's
+ * frag3: first (old data wins), last (new wins), bsd (a fragment that
+ * starts before an older one wins over it), linux (also at the same
+ * offset), windows (old data wins unless the new fragment starts before an
+ * older one and ends after it, which it then replaces).
+ *
+ * Pure: no globals, no I/O. Memory: at most max_datagrams in progress and
+ * max_bytes of buffers; past either the oldest datagram is dropped (counted).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base.h"
+#include "reassembly.h"
+
+#define DF_MAX_FRAGS 64		/* fragments per datagram; more is an attack */
+#define DF_MAX_PAYLOAD (65535 - 20)
+
+struct df_frag {
+	uint16_t start, end;	/* byte offsets in the payload */
+};
+
+struct df_dgram {
+	struct df_dgram *older, *newer;
+	uint8_t src[4], dst[4];
+	uint16_t id;
+	uint8_t proto;
+	uint8_t nfrags;
+	bool have_first, have_last;
+	uint16_t total;		/* payload length, known with the last fragment */
+	uint32_t cap, have;	/* bytes allocated / present */
+	time_t created;
+	uint8_t hdr[60];
+	uint8_t hdrlen;
+	uint8_t *data, *owner;	/* owner: index + 1 of the fragment that gave the byte */
+	struct df_frag frag[DF_MAX_FRAGS];
+};
+
+struct ws_defrag {
+	struct ws_defrag_params p;
+	struct df_dgram *oldest, *newest;
+	size_t n, bytes;
+	uint8_t *out;		/* the last reassembled datagram */
+	struct ws_defrag_stats st;
+};
+
+struct ws_defrag *ws_defrag_new(const struct ws_defrag_params *p)
+{
+	struct ws_defrag *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->p = *p;
+	d->out = malloc(65536);
+	if (!d->out) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void df_unlink(struct ws_defrag *d, struct df_dgram *g)
+{
+	if (g->older)
+		g->older->newer = g->newer;
+	else
+		d->oldest = g->newer;
+	if (g->newer)
+		g->newer->older = g->older;
+	else
+		d->newest = g->older;
+}
+
+static void df_drop(struct ws_defrag *d, struct df_dgram *g)
+{
+	df_unlink(d, g);
+	d->n--;
+	d->bytes -= g->cap * 2;
+	free(g->data);
+	free(g->owner);
+	free(g);
+}
+
+void ws_defrag_free(struct ws_defrag *d)
+{
+	if (!d)
+		return;
+	while (d->oldest)
+		df_drop(d, d->oldest);
+	free(d->out);
+	free(d);
+}
+
+const struct ws_defrag_stats *ws_defrag_stats(const struct ws_defrag *d)
+{
+	return &d->st;
+}
+
+size_t ws_defrag_pending(const struct ws_defrag *d)
+{
+	return d->n;
+}
+
+void ws_defrag_sweep(struct ws_defrag *d, time_t now)
+{
+	while (d->oldest && now - d->oldest->created > d->p.timeout) {
+		d->st.timeouts++;
+		df_drop(d, d->oldest);
+	}
+}
+
+bool ws_frag_new_wins(enum ws_policy p, unsigned old_start, unsigned old_end, unsigned new_start,
+		      unsigned new_end)
+{
+	switch (p) {
+	case WS_POL_WINDOWS:
+		return new_start < old_start && new_end > old_end;
+	case WS_POL_BSD:
+		return new_start < old_start;
+	case WS_POL_LINUX:
+		return new_start <= old_start;
+	case WS_POL_LAST:
+		return true;
+	case WS_POL_FIRST:
+	default:
+		return false;
+	}
+}
+
+static struct df_dgram *df_find(struct ws_defrag *d, const uint8_t *ip, time_t now)
+{
+	struct df_dgram *g;
+	uint16_t id = (uint16_t)(ip[4] << 8 | ip[5]);
+
+	for (g = d->newest; g; g = g->older)
+		if (g->id == id && g->proto == ip[9] && memcmp(g->src, ip + 12, 4) == 0 &&
+		    memcmp(g->dst, ip + 16, 4) == 0)
+			return g;
+	while (d->n >= d->p.max_datagrams && d->oldest) {
+		d->st.evicted++;
+		df_drop(d, d->oldest);
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	memcpy(g->src, ip + 12, 4);
+	memcpy(g->dst, ip + 16, 4);
+	g->id = id;
+	g->proto = ip[9];
+	g->created = now;
+	g->older = d->newest;
+	if (d->newest)
+		d->newest->newer = g;
+	else
+		d->oldest = g;
+	d->newest = g;
+	d->n++;
+	return g;
+}
+
+static bool df_grow(struct ws_defrag *d, struct df_dgram *g, uint32_t need)
+{
+	uint32_t cap = g->cap ? g->cap : 2048;
+	uint8_t *p;
+
+	if (need <= g->cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if (cap > 65536)
+		cap = 65536;
+	while (d->bytes + (size_t)(cap - g->cap) * 2 > d->p.max_bytes && d->oldest &&
+	       d->oldest != g) {
+		d->st.evicted++;
+		df_drop(d, d->oldest);
+	}
+	if (d->bytes + (size_t)(cap - g->cap) * 2 > d->p.max_bytes)
+		return false;
+	p = realloc(g->data, cap);
+	if (!p)
+		return false;
+	g->data = p;
+	p = realloc(g->owner, cap);
+	if (!p)
+		return false;
+	memset(p + g->cap, 0, cap - g->cap);
+	g->owner = p;
+	d->bytes += (size_t)(cap - g->cap) * 2;
+	g->cap = cap;
+	return true;
+}
+
+static void df_place(struct ws_defrag *d, struct df_dgram *g, unsigned start, const uint8_t *b,
+		     unsigned len, struct ws_defrag_note *note)
+{
+	uint8_t idx = (uint8_t)(g->nfrags + 1);
+
+	g->frag[g->nfrags++] = (struct df_frag){(uint16_t)start, (uint16_t)(start + len)};
+	for (unsigned i = start; i < start + len; i++) {
+		uint8_t o = g->owner[i];
+
+		if (o) {
+			const struct df_frag *f = &g->frag[o - 1];
+			bool wins = ws_frag_new_wins(d->p.policy, f->start, f->end, start,
+						     start + len);
+
+			note->overlap++;
+			if (g->data[i] != b[i - start]) {
+				note->conflict++;
+				note->new_won += wins;
+			}
+			if (!wins)
+				continue;
+		} else {
+			g->have++;
+		}
+		g->data[i] = b[i - start];
+		g->owner[i] = idx;
+	}
+}
+
+static uint16_t df_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static size_t df_build(struct ws_defrag *d, struct df_dgram *g)
+{
+	size_t len = (size_t)g->hdrlen + g->total;
+	uint16_t sum;
+
+	memcpy(d->out, g->hdr, g->hdrlen);
+	if (g->total)
+		memcpy(d->out + g->hdrlen, g->data, g->total);
+	d->out[2] = (uint8_t)(len >> 8);
+	d->out[3] = (uint8_t)len;
+	d->out[6] = d->out[7] = 0;
+	d->out[10] = d->out[11] = 0;
+	sum = df_checksum(d->out, g->hdrlen);
+	d->out[10] = (uint8_t)(sum >> 8);
+	d->out[11] = (uint8_t)sum;
+	return len;
+}
+
+/*
+ * One fragment (ip points at a checked IPv4 header of ihl bytes, the packet
+ * holds iplen bytes). WS_DF_DONE: *out is the whole datagram, valid until
+ * the next call.
+ */
+enum ws_defrag_rc ws_defrag_add(struct ws_defrag *d, const uint8_t *ip, size_t ihl, size_t iplen,
+				time_t now, const uint8_t **out, size_t *outlen,
+				struct ws_defrag_note *note)
+{
+	struct ws_cursor c = ws_cursor(ip, iplen);
+	unsigned frag, start, len;
+	bool more;
+	struct df_dgram *g;
+
+	memset(note, 0, sizeof(*note));
+	ws_cur_skip(&c, 6);
+	frag = ws_cur_be16(&c);
+	more = frag & 0x2000;
+	start = (frag & 0x1fff) * 8u;
+	len = (unsigned)(iplen - ihl);
+	if (c.err || (more && len % 8) || start + len > DF_MAX_PAYLOAD) {
+		d->st.malformed++;
+		return WS_DF_DROP;
+	}
+	g = df_find(d, ip, now);
+	if (!g || g->nfrags == DF_MAX_FRAGS || (!more && g->have_last && start + len != g->total)) {
+		d->st.malformed += g != NULL;
+		if (g)
+			df_drop(d, g);	/* 64 fragments or two different ends: give it up */
+		return WS_DF_DROP;
+	}
+	if (!df_grow(d, g, start + len)) {
+		d->st.evicted++;
+		df_drop(d, g);
+		return WS_DF_DROP;
+	}
+	df_place(d, g, start, ip + ihl, len, note);
+	if (start == 0 && !g->have_first) {
+		g->have_first = true;
+		g->hdrlen = (uint8_t)ihl;
+		memcpy(g->hdr, ip, ihl);
+	}
+	if (!more) {
+		g->have_last = true;
+		g->total = (uint16_t)(start + len);
+	}
+	d->st.overlaps += note->overlap > 0;
+	d->st.conflicts += note->conflict > 0;
+	if (!g->have_first || !g->have_last || g->have < g->total)
+		return WS_DF_HELD;
+	for (unsigned i = 0; i < g->total; i++)
+		if (!g->owner[i])
+			return WS_DF_HELD;	/* bytes past the end filled a hole count */
+	*outlen = df_build(d, g);
+	*out = d->out;
+	d->st.datagrams++;
+	df_drop(d, g);
+	return WS_DF_DONE;
+}

@@ -1,0 +1,1730 @@
+/*
+ * The reassembler: every TCP byte a host accepted, as that host (the target
+ * policy) would have accepted it, and nothing it would have refused.
+ * reassembly/README.md gives each rule with its source; comments here say
+ * which rule a piece of code implements.
+ *
+ * One instance per process (the callbacks carry no handle), so the state is
+ * one static struct. Layout:
+ *  - the capture clock (monotonic) and the checksum mode (auto samples);
+ *  - IPv4: header checks, fragments (defrag.c), UDP hand-off;
+ *  - TCP: a SYN cache (handshakes never take a flow), a closed-connection
+ *    memory (TIME-WAIT-like), expectations, and flows in one hash table.
+ *    A flow is first SCREENED (bounded table, first bytes only), then
+ *    followed as a STREAM (bounded table, LRU; shell streams protected), or
+ *    IGNORED. Both directions go through the receiver's checks and the
+ *    receive queue (normalize.c) before delivery.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reassembly.h"
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+#define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+#define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs */
+#define CLOSED_SLOTS 65536u	/* power of two, in pairs */
+#define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
+#define DEFAULT_WINDOW 65535u	/* receiver's window before we saw it (README: Window) */
+#define PICKUP_WSCALE 14	/* scale assumed when the handshake was not seen */
+#define WSCALE_NONE 0xff
+#define DOUBT_CSUM 1		/* bad checksum, validation off; or past the window (README "Doubt") */
+#define DOUBT_SUSPECT 2		/* TTL too low, or ACKs data never sent */
+#define TTL_SLACK 5		/* Snort stream5 ttl_limit default (README: TTL) */
+#define TIME_WAIT 240		/* Windows TcpTimedWaitDelay default (README: Closed) */
+#define QUEUE_MAX 65536u	/* out-of-order bytes per direction */
+#define QUEUE_BUDGET (16u << 20)	/* out-of-order bytes in all */
+#define EXPECT_SLOTS 256
+#define CLOCK_JUMP 3600		/* seconds off the clock that count as a jump */
+#define CLOCK_CONFIRM 8		/* packets that confirm a jump */
+#define SAMPLE_MAX 64		/* packets auto checksum mode looks at */
+#define SAMPLE_EARLY 16		/* ... or fewer when they all agree */
+#define SAMPLE_BYTES (1u << 20)
+#define FRAG_TIMEOUT 30
+#define FRAG_DATAGRAMS 256
+#define FRAG_BYTES (4u << 20)
+
+enum kind { K_SCREEN, K_STREAM, K_IGNORED };
+enum list { L_SCREEN, L_STREAM, L_SHELL, L_LISTS };
+
+/* One direction: what `this side` sent, and what it offered the other. */
+struct half {
+	uint32_t nxt;		/* next byte the receiver expects from this side */
+	uint32_t max_end;	/* end of the highest sequence this side sent */
+	uint32_t isn, fin;
+	uint32_t right;		/* right edge of the window this side offers the other */
+	uint32_t ack;		/* highest acceptable ACK this side sent */
+	uint32_t hi_start;	/* highest sequence a segment of this side started at */
+	uint16_t syn_win;	/* window in this side's SYN */
+	uint8_t wscale;		/* shift asked for in this side's SYN, or WSCALE_NONE */
+	uint8_t ttl;		/* highest TTL seen from this side */
+	bool seen, nxt_known, right_known, ack_known, fin_seen, fin_done, flush;
+	struct ws_rxq *q;
+};
+
+struct flow {
+	struct ws_flow_info info;	/* first: ws_reasm_protect gets this pointer */
+	struct flow *hnext, *older, *newer;
+	uint32_t addr[2];	/* network order: [client], [server] */
+	uint16_t port[2];
+	time_t last;
+	uint8_t kind, list, first_side, nsegs, fin_first;
+	bool pickup, scaled, scale_unknown, watched, sfull[2];
+	struct half h[2];
+	uint8_t *sbuf[2];	/* screening: first bytes of each side */
+	uint16_t slen[2];
+	char *line;		/* stream: the client's line being assembled */
+	uint32_t line_len, line_cap;
+	bool overlong;
+	void *flow_user;
+};
+
+struct syn_slot {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	uint32_t isn, stamp;
+	uint16_t win;
+	uint8_t wscale, ttl;
+	bool synack;
+};
+
+struct closed_slot {
+	uint32_t saddr, daddr;	/* client, server */
+	uint16_t sport, dport;
+	uint32_t cisn, cend;	/* the client's sequence space used */
+	uint32_t stamp;
+	time_t when;
+	bool server_time_wait;	/* the server closed first: it lingers in TIME-WAIT */
+};
+
+struct expect {
+	struct ws_addr client;	/* WS_AF_NONE: any */
+	uint32_t server;
+	uint16_t port;
+	int ttl;
+	time_t until;		/* 0: counted from the first packet */
+};
+
+struct sampled {
+	struct timeval ts;
+	size_t len;
+	uint8_t *pkt;
+};
+
+struct seg {
+	uint32_t saddr, daddr;
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags, ttl;
+	uint16_t win;
+	uint8_t wscale;
+	bool weak_csum;
+	const uint8_t *data;
+	uint32_t len;
+};
+
+struct lru {
+	struct flow *oldest, *newest;
+	size_t n;
+};
+
+static struct {
+	struct ws_reasm_params p;
+	struct ws_reasm_stats st;
+	uint8_t watched[65536 / 8], forced[65536 / 8];
+	struct flow **buckets;
+	uint32_t nbuckets;
+	struct lru lru[L_LISTS];
+	struct syn_slot *syn;
+	struct closed_slot *closed;
+	uint32_t stamp;
+	struct expect expect[EXPECT_SLOTS];
+	size_t nexpect;
+	struct ws_defrag *defrag;
+	/* clock */
+	struct timeval now, pkt_ts;
+	bool clock_set;
+	time_t jump_to;
+	int jump_seen;
+	/* checksums */
+	bool csum_check, csum_weak, sampling;
+	struct sampled sample[SAMPLE_MAX];
+	size_t nsample, sample_bytes;
+	size_t queue_bytes;
+	bool inited;
+} G;
+
+static const char *const drop_names[WS_DROP_KINDS] = {
+	"bad-checksum", "out-of-window", "no-ack", "bad-ack", "ttl", "after-fin", "replayed",
+	"queue-full", "malformed", "fragment",
+};
+
+const char *ws_drop_name(enum ws_drop d)
+{
+	return (unsigned)d < WS_DROP_KINDS ? drop_names[d] : "?";
+}
+
+static bool bit(const uint8_t *set, uint16_t port)
+{
+	return set[port >> 3] & (1u << (port & 7));
+}
+
+static void set_bit(uint8_t *set, uint16_t port)
+{
+	set[port >> 3] |= (uint8_t)(1u << (port & 7));
+}
+
+/* ----------------------------------------------------------------- clock */
+
+/*
+ * README "Clock": the capture clock only moves forward. A packet more than
+ * CLOCK_JUMP seconds ahead moves it only when CLOCK_CONFIRM packets agree
+ * (a capture that really resumes later); until then it is counted and
+ * handled at the current clock. A packet far in the past is counted too.
+ */
+static void clock_observe(const struct timeval *ts)
+{
+	if (!G.clock_set) {
+		G.now = G.pkt_ts = *ts;
+		G.clock_set = true;
+		return;
+	}
+	if (ts->tv_sec > G.now.tv_sec + CLOCK_JUMP) {
+		G.st.clock_future++;
+		if (G.jump_seen > 0 && ts->tv_sec >= G.jump_to - 60 && ts->tv_sec <= G.jump_to + 60)
+			G.jump_seen++;
+		else
+			G.jump_seen = 1, G.jump_to = ts->tv_sec;
+		if (G.jump_seen < CLOCK_CONFIRM) {
+			G.pkt_ts = G.now;
+			return;
+		}
+		G.st.clock_jumps++;
+	} else if (ts->tv_sec < G.now.tv_sec - CLOCK_JUMP) {
+		G.st.clock_past++;
+		G.pkt_ts = G.now;
+		return;
+	}
+	G.jump_seen = 0;
+	G.pkt_ts = *ts;
+	if (timercmp(ts, &G.now, >))
+		G.now = *ts;
+}
+
+/* ------------------------------------------------------------- checksums */
+
+static uint32_t sum_bytes(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	if (i < len)
+		sum += (uint32_t)p[i] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static bool ip_sum_ok(const uint8_t *ip, size_t ihl)
+{
+	return fold(sum_bytes(0, ip, ihl)) == 0xffff;
+}
+
+/* TCP or UDP over IPv4: the pseudo-header, then the segment. */
+static bool l4_sum_ok(const uint8_t *ip, const uint8_t *l4, size_t len)
+{
+	uint32_t sum = sum_bytes(0, ip + 12, 8);
+
+	sum += ip[9];
+	sum += (uint32_t)len;
+	return fold(sum_bytes(sum, l4, len)) == 0xffff;
+}
+
+/* ------------------------------------------------------------- the flows */
+
+static uint32_t hash4(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
+{
+	/* symmetric: the same bucket from either direction */
+	uint64_t x = (uint64_t)a << 16 | ap, y = (uint64_t)b << 16 | bp, lo = x < y ? x : y,
+		 hi = x < y ? y : x, h = lo * 0x9e3779b97f4a7c15ull ^ hi * 0xc2b2ae3d27d4eb4full;
+
+	return (uint32_t)(h ^ h >> 29);
+}
+
+static struct flow *flow_find(const struct seg *s, int *side)
+{
+	struct flow *f = G.buckets[hash4(s->saddr, s->sport, s->daddr, s->dport) &
+				   (G.nbuckets - 1)];
+
+	for (; f; f = f->hnext) {
+		if (f->addr[0] == s->saddr && f->port[0] == s->sport && f->addr[1] == s->daddr &&
+		    f->port[1] == s->dport) {
+			*side = WS_SIDE_CLIENT;
+			return f;
+		}
+		if (f->addr[1] == s->saddr && f->port[1] == s->sport && f->addr[0] == s->daddr &&
+		    f->port[0] == s->dport) {
+			*side = WS_SIDE_SERVER;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void lru_unlink(struct flow *f)
+{
+	struct lru *l = &G.lru[f->list];
+
+	if (f->older)
+		f->older->newer = f->newer;
+	else
+		l->oldest = f->newer;
+	if (f->newer)
+		f->newer->older = f->older;
+	else
+		l->newest = f->older;
+	f->older = f->newer = NULL;
+	l->n--;
+}
+
+static void lru_push(struct flow *f, enum list which)
+{
+	struct lru *l = &G.lru[which];
+
+	f->list = (uint8_t)which;
+	f->older = l->newest;
+	f->newer = NULL;
+	if (l->newest)
+		l->newest->newer = f;
+	else
+		l->oldest = f;
+	l->newest = f;
+	l->n++;
+}
+
+static void lru_touch(struct flow *f)
+{
+	f->last = G.now.tv_sec;
+	if (G.lru[f->list].newest != f) {
+		enum list which = (enum list)f->list;
+
+		lru_unlink(f);
+		lru_push(f, which);
+	}
+}
+
+static void hash_unlink(struct flow *f)
+{
+	struct flow **pp = &G.buckets[hash4(f->addr[0], f->port[0], f->addr[1], f->port[1]) &
+				      (G.nbuckets - 1)];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+}
+
+static void half_free_queue(struct half *h)
+{
+	if (!h->q)
+		return;
+	G.queue_bytes -= h->q->cap;
+	ws_rxq_free(h->q);
+	free(h->q);
+	h->q = NULL;
+}
+
+static void screen_bufs_free(struct flow *f)
+{
+	for (int i = 0; i < 2; i++) {
+		free(f->sbuf[i]);
+		f->sbuf[i] = NULL;
+		f->slen[i] = 0;
+	}
+}
+
+static void flow_free(struct flow *f)
+{
+	hash_unlink(f);
+	lru_unlink(f);
+	half_free_queue(&f->h[0]);
+	half_free_queue(&f->h[1]);
+	screen_bufs_free(f);
+	free(f->line);
+	free(f->flow_user);
+	free(f);
+}
+
+static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uint16_t sport)
+{
+	struct flow *f = calloc(1, sizeof(*f));
+	uint32_t b;
+
+	if (!f) {
+		G.st.no_mem++;
+		return NULL;
+	}
+	f->addr[0] = caddr;
+	f->addr[1] = saddr;
+	f->port[0] = cport;
+	f->port[1] = sport;
+	f->info.client.addr = ws_addr_v4(caddr);
+	f->info.client.port = cport;
+	f->info.server.addr = ws_addr_v4(saddr);
+	f->info.server.port = sport;
+	f->h[0].wscale = f->h[1].wscale = WSCALE_NONE;
+	f->first_side = f->fin_first = 0xff;
+	f->last = G.now.tv_sec;
+	f->watched = bit(G.watched, sport) || bit(G.watched, cport);
+	b = hash4(caddr, cport, saddr, sport) & (G.nbuckets - 1);
+	f->hnext = G.buckets[b];
+	G.buckets[b] = f;
+	return f;
+}
+
+/* ------------------------------------------------------- SYN cache, closed */
+
+static uint32_t pair_index(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+			   uint32_t slots)
+{
+	uint32_t h = saddr * 0x9e3779b1u ^ daddr * 0x85ebca6bu ^
+		     ((uint32_t)sport << 16 | dport) * 0xc2b2ae35u;
+
+	h ^= h >> 15;
+	return h & (slots - 2);
+}
+
+static bool syn_is(const struct syn_slot *s, const struct seg *g)
+{
+	return s->saddr == g->saddr && s->daddr == g->daddr && s->sport == g->sport &&
+	       s->dport == g->dport;
+}
+
+/*
+ * Two-way set associative: a SYN replaces the older of its pair, so a scan
+ * has to hit the same pair twice between a handshake and its first data
+ * (with 300k SYNs in flight and 65536 slots, about 1 handshake in 5 loses its
+ * ISN: its stream is then picked up from its first data, losing nothing).
+ */
+static void syn_remember(const struct seg *g)
+{
+	struct syn_slot *pair = &G.syn[pair_index(g->saddr, g->daddr, g->sport, g->dport,
+						  SYN_CACHE_SLOTS)];
+	struct syn_slot *s;
+
+	if (syn_is(&pair[1], g))
+		s = &pair[1];
+	else if (syn_is(&pair[0], g))
+		s = &pair[0];
+	else
+		s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
+	*s = (struct syn_slot){
+		.saddr = g->saddr, .daddr = g->daddr, .sport = g->sport, .dport = g->dport,
+		.isn = g->seq, .stamp = ++G.stamp, .win = g->win, .wscale = g->wscale,
+		.ttl = g->ttl, .synack = (g->flags & TH_ACK) != 0,
+	};
+	G.st.syn_cached++;
+}
+
+/* The SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
+static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
+		       struct syn_slot *out)
+{
+	struct syn_slot *pair = &G.syn[pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS)];
+	struct seg key = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+
+	for (int i = 0; i < 2; i++)
+		if (pair[i].stamp && syn_is(&pair[i], &key)) {
+			*out = pair[i];
+			memset(&pair[i], 0, sizeof(pair[i]));
+			return true;
+		}
+	return false;
+}
+
+static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
+{
+	struct closed_slot *pair;
+
+	for (int dir = 0; dir < 2; dir++) {
+		uint32_t c = dir ? g->daddr : g->saddr, s = dir ? g->saddr : g->daddr;
+		uint16_t cp = dir ? g->dport : g->sport, sp = dir ? g->sport : g->dport;
+
+		pair = &G.closed[pair_index(c, s, cp, sp, CLOSED_SLOTS)];
+		for (int i = 0; i < 2; i++) {
+			struct closed_slot *x = &pair[i];
+
+			if (x->stamp && x->saddr == c && x->daddr == s && x->sport == cp &&
+			    x->dport == sp) {
+				if (G.now.tv_sec - x->when > TIME_WAIT) {
+					memset(x, 0, sizeof(*x));
+					return NULL;
+				}
+				*client_sent = dir == 0;
+				return x;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* README "Closed": the 4-tuple is remembered for TIME_WAIT seconds. */
+static void closed_remember(const struct flow *f)
+{
+	struct closed_slot *pair = &G.closed[pair_index(f->addr[0], f->addr[1], f->port[0],
+							f->port[1], CLOSED_SLOTS)];
+	struct closed_slot *s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
+
+	*s = (struct closed_slot){
+		.saddr = f->addr[0], .daddr = f->addr[1], .sport = f->port[0], .dport = f->port[1],
+		.cisn = f->h[0].isn, .cend = f->h[0].max_end, .stamp = ++G.stamp,
+		.when = G.now.tv_sec, .server_time_wait = f->fin_first == WS_SIDE_SERVER,
+	};
+	if (!f->h[0].seen && !f->h[0].nxt_known)
+		s->cend = s->cisn;
+	G.st.closed_remembered++;
+}
+
+/* --------------------------------------------------------------- delivery */
+
+static void warn(const char *kind, const struct flow *f, const char *fmt, uint32_t a, uint32_t b)
+{
+	char detail[160];
+
+	if (!G.p.on_warn)
+		return;
+	snprintf(detail, sizeof(detail), fmt, a, b, ws_policy_name(G.p.target));
+	G.p.on_warn(G.p.arg, kind, detail, f ? &f->info : NULL, &G.pkt_ts);
+}
+
+static void line_emit(struct flow *f, const struct timeval *ts)
+{
+	struct ws_flow_key k = {f->addr[0], f->addr[1], f->port[0], f->port[1]};
+
+	if (f->overlong) {
+		G.st.overlong++;
+	} else {
+		if (!f->flow_user && G.p.flow_user_size) {
+			f->flow_user = calloc(1, G.p.flow_user_size);
+			if (!f->flow_user) {
+				G.st.no_mem++;
+				goto out;
+			}
+		}
+		G.st.lines++;
+		G.p.on_line(G.p.arg, &k, f->flow_user, f->line ? f->line : "", f->line_len, ts);
+	}
+out:
+	f->line_len = 0;
+	f->overlong = false;
+}
+
+static bool line_room(struct flow *f, uint32_t need)
+{
+	uint32_t cap = f->line_cap ? f->line_cap : 64;
+	char *p;
+
+	if (need <= f->line_cap)
+		return true;
+	while (cap < need)
+		cap *= 2;
+	if (cap > (uint32_t)G.p.max_line)
+		cap = (uint32_t)G.p.max_line;
+	p = realloc(f->line, cap);
+	if (!p) {
+		G.st.no_mem++;
+		return false;
+	}
+	f->line = p;
+	f->line_cap = cap;
+	return true;
+}
+
+/* Client bytes into lines; the buffer grows to what the lines need, up to max_line. */
+static void line_take(struct flow *f, const uint8_t *data, size_t n, const struct timeval *ts)
+{
+	while (n > 0) {
+		const uint8_t *lf = memchr(data, '\n', n);
+		size_t chunk = lf ? (size_t)(lf - data) : n;
+
+		if (!f->overlong) {
+			if (f->line_len + chunk > (size_t)G.p.max_line ||
+			    !line_room(f, f->line_len + (uint32_t)chunk)) {
+				f->overlong = true;
+			} else if (chunk > 0) {
+				memcpy(f->line + f->line_len, data, chunk);
+				f->line_len += (uint32_t)chunk;
+			}
+		}
+		if (!lf)
+			break;
+		line_emit(f, ts);
+		data = lf + 1;
+		n -= chunk + 1;
+	}
+}
+
+/* A hole in the client's bytes: the line being assembled is not what the victim ran. */
+static void line_break(struct flow *f)
+{
+	if (f->line_len > 0 || f->overlong)
+		G.st.partial_dropped++;
+	f->line_len = 0;
+	f->overlong = true;	/* discard up to the next newline */
+}
+
+static void stream_deliver(struct flow *f, int side, const uint8_t *data, size_t n,
+			   const struct timeval *ts)
+{
+	if (G.p.on_data)
+		G.p.on_data(G.p.arg, &f->info, (enum ws_side)side, data, n, ts);
+	if (side == WS_SIDE_CLIENT && G.p.on_line && f->kind == K_STREAM)
+		line_take(f, data, n, ts);
+}
+
+static bool promote(struct flow *f, bool shell, const struct timeval *ts);
+static void init_from_syn(struct flow *f, int side, const struct syn_slot *s);
+
+static bool has_newline(const uint8_t *p, size_t n)
+{
+	return memchr(p, '\n', n) != NULL;
+}
+
+/*
+ * Screening (README "Screening"): the classifier sees the first
+ * WS_SCREEN_BYTES of each side. A watched port is followed whatever the
+ * content, but only once it looks like a session: a complete line, or a
+ * second data segment; a one-segment source stays here.
+ */
+static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
+			const struct timeval *ts)
+{
+	enum ws_screen_verdict v = WS_SCREEN_UNDECIDED;
+	size_t room = WS_SCREEN_BYTES - f->slen[side], take = n < room ? n : room;
+
+	if (f->first_side == 0xff)
+		f->first_side = (uint8_t)side;
+	if (f->nsegs < 255)
+		f->nsegs++;
+	if (take > 0) {
+		uint8_t *b = f->sbuf[side];
+
+		if (!b) {
+			b = f->sbuf[side] = malloc(WS_SCREEN_BYTES);
+			if (!b) {
+				G.st.no_mem++;
+				return;
+			}
+		}
+		memcpy(b + f->slen[side], data, take);
+		f->slen[side] = (uint16_t)(f->slen[side] + take);
+		if (G.p.screen)
+			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, b, f->slen[side]);
+	}
+	bool truncated_before = f->sfull[side];
+
+	if (take < n)
+		f->sfull[side] = true;
+	if (v == WS_SCREEN_IGNORE && !f->watched) {
+		f->kind = K_IGNORED;
+		screen_bufs_free(f);
+		half_free_queue(&f->h[0]);
+		half_free_queue(&f->h[1]);
+		G.st.screen_ignored++;
+		return;
+	}
+	if (v <= WS_SCREEN_IGNORE && f->watched &&
+	    ((side == WS_SIDE_CLIENT && has_newline(data, n)) || f->nsegs >= 2))
+		v = WS_SCREEN_FOLLOW;
+	if (v < WS_SCREEN_FOLLOW)
+		return;
+	/* only bytes lost in earlier segments break the line; this one's tail follows */
+	f->sfull[side] = truncated_before;
+	if (promote(f, v == WS_SCREEN_FOLLOW_SHELL, ts) && take < n)
+		stream_deliver(f, side, data + take, n - take, ts);
+}
+
+static void deliver(struct flow *f, int side, const uint8_t *data, size_t n,
+		    const struct timeval *ts)
+{
+	if (n == 0)
+		return;
+	if (f->kind == K_STREAM)
+		stream_deliver(f, side, data, n, ts);
+	else if (f->kind == K_SCREEN)
+		screen_take(f, side, data, n, ts);
+}
+
+/* ---------------------------------------------------------- flow endings */
+
+static void half_drain(struct flow *f, int side);
+
+static void flow_end(struct flow *f, enum ws_close_reason why)
+{
+	if (why != WS_CLOSE_RST && f->kind != K_IGNORED) {
+		/* the receiver had what it ACKed; with no better copy, weak bytes stand */
+		for (int s = 0; s < 2; s++) {
+			f->h[s].flush = true;
+			half_drain(f, s);
+		}
+	}
+	if (f->kind == K_STREAM) {
+		if (why == WS_CLOSE_FIN && f->line_len > 0 && !f->overlong && G.p.on_line)
+			line_emit(f, &G.pkt_ts);	/* cmd.exe runs the last line at end of input */
+		if (f->line_len > 0 || f->overlong)
+			G.st.partial_dropped += f->line_len > 0 || f->overlong;
+		if (G.p.on_close)
+			G.p.on_close(G.p.arg, &f->info, why);
+	}
+	if (f->kind == K_SCREEN && f->watched && f->slen[0] > 0 &&
+	    f->sbuf[0][f->slen[0] - 1] != '\n')
+		G.st.partial_dropped++;	/* a watched client's unterminated line */
+	if (why == WS_CLOSE_FIN || why == WS_CLOSE_RST)
+		closed_remember(f);
+	flow_free(f);
+}
+
+/* The table is full: the least recently active stream without shell evidence goes. */
+static bool make_room(bool shell)
+{
+	struct flow *victim;
+
+	if (G.lru[L_STREAM].n + G.lru[L_SHELL].n < (size_t)G.p.max_streams)
+		return true;
+	victim = G.lru[L_STREAM].oldest;
+	if (!victim && shell)
+		victim = G.lru[L_SHELL].oldest;	/* shell against shell: still LRU */
+	if (!victim) {
+		G.st.refused++;
+		return false;
+	}
+	G.st.evictions++;
+	flow_end(victim, WS_CLOSE_EVICTED);
+	return true;
+}
+
+static void replay_side(struct flow *f, int side, const struct timeval *ts)
+{
+	if (f->slen[side] == 0)
+		return;
+	stream_deliver(f, side, f->sbuf[side], f->slen[side], ts);
+	if (f->sfull[side] && side == WS_SIDE_CLIENT)
+		line_break(f);	/* bytes past the screening window were not kept */
+}
+
+/* Screening -> stream: the bytes seen so far are delivered first (README "Screening"). */
+static bool promote(struct flow *f, bool shell, const struct timeval *ts)
+{
+	int first = f->first_side == WS_SIDE_SERVER ? WS_SIDE_SERVER : WS_SIDE_CLIENT;
+
+	if (!make_room(shell))
+		return false;
+	lru_unlink(f);
+	f->kind = K_STREAM;
+	f->info.shell = shell;
+	lru_push(f, shell ? L_SHELL : L_STREAM);
+	G.st.streams++;
+	G.st.screen_promoted++;
+	G.st.pickups += f->pickup;
+	G.st.protected_streams += shell;
+	replay_side(f, first, ts);
+	replay_side(f, !first, ts);
+	screen_bufs_free(f);
+	return true;
+}
+
+/* -------------------------------------------------------- receive queues */
+
+static uint32_t window_right(const struct flow *f, int side)
+{
+	const struct half *h = &f->h[side], *o = &f->h[!side];
+
+	return o->right_known ? o->right : h->nxt + DEFAULT_WINDOW;
+}
+
+/*
+ * Deliver what the receiver has in order. Weak bytes (README "Weak") wait
+ * until the receiver ACKs them or the flow ends with no better copy.
+ */
+static void half_drain(struct flow *f, int side)
+{
+	struct half *h = &f->h[side], *o = &f->h[!side];
+
+	while (h->q && f->kind != K_IGNORED) {
+		const uint8_t *p;
+		uint8_t doubt;
+		struct timeval ts;
+		uint32_t n = ws_rxq_front(h->q, &p, &doubt, &ts);
+
+		if (n == 0)
+			break;
+		if (doubt) {
+			if (!h->flush && !(doubt == DOUBT_CSUM && SEQ_GEQ(h->hi_start, h->nxt + n))) {
+				if (!o->ack_known || !SEQ_GT(o->ack, h->nxt))
+					break;
+				if (SEQ_LT(o->ack, h->nxt + n))
+					n = o->ack - h->nxt;
+			}
+			G.st.weak_released += n;
+		} else {
+			ts = G.pkt_ts;
+		}
+		{
+			uint8_t copy[2048];
+			uint32_t done = 0;
+
+			/* the queue moves under us if a callback promotes: copy in pieces */
+			while (done < n) {
+				uint32_t k = n - done < sizeof(copy) ? n - done : sizeof(copy);
+
+				memcpy(copy, p + done, k);
+				h->nxt += k;
+				ws_rxq_advance(h->q, k);
+				deliver(f, side, copy, k, &ts);
+				done += k;
+				if (!h->q)
+					break;
+				p = h->q->data;
+			}
+		}
+	}
+	if (h->q && h->q->used == 0)
+		half_free_queue(h);
+}
+
+static bool queue_insert(struct flow *f, int side, uint32_t seq, const uint8_t *data,
+			 uint32_t len, uint8_t doubt)
+{
+	struct half *h = &f->h[side];
+	struct ws_rxq_result r;
+	uint32_t before, max_cap = QUEUE_MAX;
+
+	if (!h->q) {
+		h->q = malloc(sizeof(*h->q));
+		if (!h->q) {
+			G.st.no_mem++;
+			return false;
+		}
+		ws_rxq_init(h->q, h->nxt);
+	}
+	before = h->q->cap;
+	if (G.queue_bytes - before + QUEUE_MAX > QUEUE_BUDGET)
+		max_cap = before > QUEUE_BUDGET - (G.queue_bytes - before) ? before
+			: QUEUE_BUDGET - (uint32_t)(G.queue_bytes - before);
+	ws_rxq_insert(h->q, G.p.target, seq, data, len, doubt, &G.pkt_ts, max_cap, &r);
+	G.queue_bytes += h->q->cap - before;
+	if (r.cut)
+		G.st.dropped[WS_DROP_QUEUE_FULL]++;
+	if (r.overlap)
+		G.st.tcp_overlaps++;
+	if (r.conflict) {
+		G.st.tcp_conflicts++;
+		warn("tcp-overlap", f, r.new_won ? "seq %u: %u differing bytes, the later copy kept "
+			"(policy %s)" : "seq %u: %u differing bytes, the earlier copy kept (policy %s)",
+		     seq, r.conflict);
+	}
+	G.st.weak_replaced += r.weak_replaced;
+	return true;
+}
+
+/* Bytes from `side` at seq (SYN and FIN excluded): the receiver's checks, then delivery. */
+static void data_in(struct flow *f, int side, uint32_t seq, const uint8_t *data, uint32_t len,
+		    uint8_t doubt)
+{
+	struct half *h = &f->h[side];
+	uint32_t right;
+	bool past_window = false;
+
+	if (h->fin_seen && SEQ_GT(seq + len, h->fin)) {
+		/* README "FIN": nothing after the sender's FIN reaches the application */
+		uint32_t keep = SEQ_GT(h->fin, seq) ? h->fin - seq : 0;
+
+		G.st.dropped[WS_DROP_AFTER_FIN]++;
+		len = keep;
+	}
+	if (SEQ_LT(seq, h->nxt)) {
+		uint32_t old = h->nxt - seq;
+
+		if (old >= len)
+			return;		/* a retransmission of delivered bytes */
+		seq += old;
+		data += old;
+		len -= old;
+	}
+	right = window_right(f, side);
+	if (len > 0 && SEQ_GT(seq + len, right)) {
+		/*
+		 * README "Window": past the receiver's window. Out of order:
+		 * dropped, as the victim drops it (RFC 9293 3.10.7.4). In
+		 * order: we may have missed the receiver's window updates (a
+		 * one-sided capture), so it is kept, but in doubt.
+		 */
+		G.st.dropped[WS_DROP_OUT_OF_WINDOW]++;
+		if (seq != h->nxt + (h->q ? ws_rxq_contiguous(h->q) : 0))
+			return;
+		if (doubt < DOUBT_CSUM)
+			doubt = DOUBT_CSUM;
+		past_window = true;
+	}
+	if (len == 0)
+		return;
+	/*
+	 * README "Doubt": under offload nearly every packet fails its checksum;
+	 * holding them all would hold everything, so at the next expected byte
+	 * they go through; queued, they still lose to a good copy.
+	 */
+	if ((!doubt || (doubt == DOUBT_CSUM && !past_window)) && seq == h->nxt &&
+	    (!h->q || h->q->used == 0)) {
+		h->nxt += len;
+		if (h->q)
+			ws_rxq_advance(h->q, len);
+		deliver(f, side, data, len, &G.pkt_ts);
+		return;
+	}
+	queue_insert(f, side, seq, data, len, doubt);
+}
+
+/* README "Gaps": the receiver ACKed bytes we never saw: skip to what we have. */
+static void skip_gap(struct flow *f, int side, uint32_t ack)
+{
+	struct half *h = &f->h[side];
+	uint32_t to = ack, first;
+
+	if (h->fin_seen && SEQ_GT(to, h->fin))
+		to = h->fin;
+	if (!SEQ_GT(to, h->nxt))
+		return;
+	first = h->q ? ws_rxq_first(h->q) : UINT32_MAX;
+	if (first != UINT32_MAX && SEQ_LT(h->nxt + first, to))
+		to = h->nxt + first;
+	G.st.gaps++;
+	if (side == WS_SIDE_CLIENT && f->kind == K_STREAM)
+		line_break(f);
+	if (f->kind == K_SCREEN)
+		f->sfull[side] = true;
+	if (h->q)
+		ws_rxq_advance(h->q, to - h->nxt);
+	h->nxt = to;
+	half_drain(f, side);
+}
+
+static void half_fin_check(struct flow *f, int side)
+{
+	struct half *h = &f->h[side], *o = &f->h[!side];
+
+	if (!h->fin_seen || h->fin_done || h->nxt != h->fin)
+		return;
+	h->fin_done = true;
+	if (side == WS_SIDE_CLIENT && f->kind == K_SCREEN && f->watched && f->slen[side] > 0)
+		promote(f, false, &G.pkt_ts);	/* the end of input completes a command */
+	if (side == WS_SIDE_CLIENT && f->kind == K_STREAM && f->line_len > 0 && !f->overlong &&
+	    G.p.on_line)
+		line_emit(f, &G.pkt_ts);	/* cmd.exe runs the last line at end of input */
+	if (o->fin_done)
+		flow_end(f, WS_CLOSE_FIN);
+}
+
+/* ------------------------------------------------------------------ TCP */
+
+static bool in_window(const struct flow *f, int side, uint32_t seq)
+{
+	const struct half *h = &f->h[side];
+
+	if (!h->nxt_known)
+		return true;
+	return SEQ_GEQ(seq, h->nxt) && SEQ_LT(seq, window_right(f, side) + (seq == h->nxt));
+}
+
+static uint8_t effective_scale(const struct flow *f, int side)
+{
+	if (f->scale_unknown)
+		return PICKUP_WSCALE;
+	return f->scaled ? f->h[side].wscale : 0;
+}
+
+/* This side's ACK and window: what the receiver accepted from the other side. */
+static void ack_in(struct flow *f, int side, const struct seg *g)
+{
+	struct half *h = &f->h[side];
+	int other = !side;
+	uint32_t right = g->ack + ((uint32_t)g->win << effective_scale(f, side));
+
+	if (!h->right_known || SEQ_GT(right, h->right)) {
+		h->right = right;
+		h->right_known = true;
+	}
+	if (!h->ack_known || SEQ_GT(g->ack, h->ack)) {
+		h->ack = g->ack;
+		h->ack_known = true;
+	}
+	if (!f->h[other].nxt_known)
+		return;
+	half_drain(f, other);
+	if (f->kind != K_IGNORED && f->h[other].seen)
+		skip_gap(f, other, g->ack);
+}
+
+/*
+ * README "State": returns false when the flow was ended (f is freed). A
+ * segment the victim would refuse is dropped; one it may have refused is
+ * weak.
+ */
+static bool tcp_segment(struct flow *f, int side, const struct seg *g)
+{
+	struct half *h = &f->h[side], *o = &f->h[!side];
+	uint8_t doubt = g->weak_csum ? DOUBT_CSUM : 0;
+	bool ttl_weak = false;
+	uint32_t dseq = g->seq;
+
+	lru_touch(f);
+	if (h->ttl && (unsigned)g->ttl + TTL_SLACK < h->ttl) {
+		ttl_weak = true;
+		doubt = DOUBT_SUSPECT;
+		G.st.dropped[WS_DROP_TTL]++;
+	}
+	if (g->ttl > h->ttl)
+		h->ttl = g->ttl;
+	if (g->flags & TH_RST) {
+		if (ttl_weak)
+			return true;
+		if (!in_window(f, side, g->seq)) {
+			G.st.dropped[WS_DROP_OUT_OF_WINDOW]++;
+			return true;
+		}
+		G.st.rst_closed++;
+		flow_end(f, WS_CLOSE_RST);
+		return false;
+	}
+	if (g->flags & TH_SYN) {
+		if (h->seen && g->seq == h->isn)
+			return true;	/* a retransmitted SYN or SYN/ACK */
+		if ((g->flags & TH_ACK) && side == WS_SIDE_SERVER && !h->seen && f->h[0].seen &&
+		    g->ack == f->h[0].isn + 1 && !ttl_weak) {
+			struct syn_slot s = {.isn = g->seq, .win = g->win, .wscale = g->wscale,
+					     .ttl = g->ttl, .synack = true};
+
+			init_from_syn(f, WS_SIDE_SERVER, &s);	/* an expected connection */
+			f->scaled = f->h[0].wscale != WSCALE_NONE && g->wscale != WSCALE_NONE;
+			return true;
+		}
+		if (!(g->flags & TH_ACK) && !ttl_weak && h->nxt_known && in_window(f, side, g->seq)) {
+			/* RFC 793 p. 71: a SYN in the window is an error: reset */
+			G.st.syn_reset++;
+			flow_end(f, WS_CLOSE_RST);
+			return false;
+		}
+		G.st.dropped[WS_DROP_OUT_OF_WINDOW]++;
+		return true;
+	}
+	if (!(g->flags & TH_ACK)) {
+		/* RFC 793 p. 72: "if the ACK bit is off drop the segment and return" */
+		G.st.dropped[WS_DROP_NO_ACK]++;
+		return true;
+	}
+	if (o->seen && SEQ_GT(g->ack, o->max_end)) {
+		G.st.dropped[WS_DROP_BAD_ACK]++;
+		doubt = DOUBT_SUSPECT;
+	} else if (!ttl_weak) {
+		/* with offload every packet fails its checksum: its ACK still counts */
+		ack_in(f, side, g);
+		if (f->kind == K_IGNORED)
+			return true;
+	}
+	if (!h->nxt_known) {
+		h->nxt = dseq;
+		h->isn = dseq - 1;	/* pickup: where we first saw its sequence space */
+		h->nxt_known = true;
+	}
+	if (!h->seen || SEQ_GT(g->seq + g->len + (g->flags & TH_FIN ? 1 : 0), h->max_end))
+		h->max_end = g->seq + g->len + (g->flags & TH_FIN ? 1 : 0);
+	if (!h->seen || SEQ_GT(g->seq, h->hi_start))
+		h->hi_start = g->seq;
+	h->seen = true;
+	if ((g->flags & TH_FIN) && doubt < DOUBT_SUSPECT && !h->fin_seen &&
+	    in_window(f, side, g->seq + g->len)) {
+		h->fin_seen = true;
+		h->fin = g->seq + g->len;
+		if (f->fin_first == 0xff)
+			f->fin_first = (uint8_t)side;
+	}
+	if (g->len > 0)
+		data_in(f, side, dseq, g->data, g->len, doubt);
+	if (f->kind != K_IGNORED)
+		half_drain(f, side);
+	half_fin_check(f, side);
+	return true;
+}
+
+static bool port_followed(uint16_t p)
+{
+	return bit(G.watched, p) || bit(G.forced, p);
+}
+
+static bool expect_take(const struct seg *g)
+{
+	for (size_t i = 0; i < G.nexpect; i++) {
+		struct expect *e = &G.expect[i];
+		bool gone;
+
+		if (e->until == 0)
+			e->until = G.now.tv_sec + e->ttl;	/* added before the first packet */
+		gone = G.now.tv_sec > e->until;
+
+		if (!gone && (e->server != g->daddr || e->port != g->dport ||
+			      (e->client.family != WS_AF_NONE &&
+			       ws_addr_v4_host(&e->client) != ntohl(g->saddr))))
+			continue;
+		G.st.expect_expired += gone;
+		G.st.expect_hit += !gone;
+		G.expect[i] = G.expect[--G.nexpect];
+		if (!gone)
+			return true;
+		i--;
+	}
+	return false;
+}
+
+static bool screen_room(void)
+{
+	size_t max = G.p.screen_flows ? (size_t)G.p.screen_flows : 32768;
+
+	while (G.lru[L_SCREEN].n >= max) {
+		G.st.screen_evicted++;
+		flow_free(G.lru[L_SCREEN].oldest);
+	}
+	return true;
+}
+
+/* A SYN from an expected client: followed from the start, whatever its content. */
+static void follow_from_syn(const struct seg *g)
+{
+	struct flow *f;
+
+	if (!make_room(false))
+		return;
+	f = flow_new(g->saddr, g->sport, g->daddr, g->dport);
+	if (!f)
+		return;
+	f->kind = K_STREAM;
+	lru_push(f, L_STREAM);
+	G.st.streams++;
+	f->h[0] = (struct half){.isn = g->seq, .nxt = g->seq + 1, .max_end = g->seq + 1,
+				.hi_start = g->seq,
+				.wscale = g->wscale, .ttl = g->ttl, .seen = true, .nxt_known = true,
+				.syn_win = g->win};
+}
+
+/* A half from its SYN (client) or SYN/ACK (server; the client's must be set first). */
+static void init_from_syn(struct flow *f, int side, const struct syn_slot *s)
+{
+	struct half *h = &f->h[side], *o = &f->h[!side];
+
+	h->isn = s->isn;
+	h->nxt = h->max_end = s->isn + 1;
+	h->hi_start = s->isn;
+	h->nxt_known = h->seen = true;
+	h->wscale = s->wscale;
+	h->ttl = s->ttl;
+	if (side == WS_SIDE_SERVER) {
+		/* the window in a SYN or SYN/ACK is never scaled (RFC 7323 2.2) */
+		h->right = o->isn + 1 + s->win;
+		h->ack = o->isn + 1;
+		h->right_known = h->ack_known = true;
+		o->right = h->isn + 1 + o->syn_win;
+		o->right_known = true;
+	} else {
+		h->syn_win = s->win;	/* its right edge needs the server's ISN */
+	}
+}
+
+/* First data on a 4-tuple we do not follow yet. */
+static struct flow *flow_start(const struct seg *g, int *side)
+{
+	struct syn_slot mine, theirs;
+	bool have_mine = syn_recall(g->saddr, g->daddr, g->sport, g->dport, &mine);
+	bool have_theirs = syn_recall(g->daddr, g->saddr, g->dport, g->sport, &theirs);
+	const struct syn_slot *cs = NULL, *ss = NULL;
+	bool sender_is_client, forced;
+	struct flow *f;
+
+	if (have_mine && !mine.synack)
+		sender_is_client = true;
+	else if (have_theirs && !theirs.synack)
+		sender_is_client = false;
+	else if (port_followed(g->dport) != port_followed(g->sport))
+		sender_is_client = port_followed(g->dport);
+	else
+		sender_is_client = g->dport <= g->sport;	/* README "Pickup" */
+	if (sender_is_client) {
+		cs = have_mine && !mine.synack ? &mine : NULL;
+		ss = have_theirs && theirs.synack ? &theirs : NULL;
+		if (cs && g->seq - (cs->isn + 1) >= ISN_PLAUSIBLE)
+			cs = NULL;	/* a stale SYN: this data belongs to another connection */
+	} else {
+		cs = have_theirs && !theirs.synack ? &theirs : NULL;
+		ss = have_mine && mine.synack ? &mine : NULL;
+	}
+	*side = sender_is_client ? WS_SIDE_CLIENT : WS_SIDE_SERVER;
+	forced = bit(G.forced, sender_is_client ? g->dport : g->sport);
+	if (forced ? !make_room(false) : !screen_room())
+		return NULL;
+	f = sender_is_client ? flow_new(g->saddr, g->sport, g->daddr, g->dport)
+			     : flow_new(g->daddr, g->dport, g->saddr, g->sport);
+	if (!f)
+		return NULL;
+	if (cs) {
+		init_from_syn(f, WS_SIDE_CLIENT, cs);
+		if (ss)
+			init_from_syn(f, WS_SIDE_SERVER, ss);
+		f->scaled = cs->wscale != WSCALE_NONE && ss && ss->wscale != WSCALE_NONE;
+		f->scale_unknown = !ss && cs->wscale != WSCALE_NONE;
+	} else {
+		f->pickup = f->scale_unknown = true;
+	}
+	if ((g->flags & TH_ACK) && !f->h[!*side].nxt_known) {
+		f->h[!*side].nxt = g->ack;	/* the sender's ACK: the other side's next byte */
+		f->h[!*side].nxt_known = true;
+	}
+	if (forced) {
+		f->kind = K_STREAM;
+		lru_push(f, L_STREAM);
+		G.st.streams++;
+		G.st.pickups += f->pickup;
+	} else {
+		f->kind = K_SCREEN;
+		lru_push(f, L_SCREEN);
+		G.st.screened++;
+	}
+	return f;
+}
+
+static bool relevant(const struct seg *g)
+{
+	return port_followed(g->dport) || port_followed(g->sport) || G.p.screen || G.nexpect;
+}
+
+/* A segment on a 4-tuple with no flow. */
+static void no_flow(struct seg *g)
+{
+	struct closed_slot *c;
+	bool client_sent = false;
+	struct flow *f;
+	int side;
+
+	if (g->flags & TH_RST)
+		return;
+	c = closed_lookup(g, &client_sent);
+	if ((g->flags & TH_SYN) && !(g->flags & TH_ACK)) {
+		/*
+		 * Only the side that closed first lingers in TIME-WAIT (RFC 793
+		 * p. 23); there a new SYN must start beyond the old sequence
+		 * space (RFC 1122 4.2.2.13). After a RST or a passive close the
+		 * server has no connection left and takes any new SYN.
+		 */
+		if (c && client_sent && c->server_time_wait && SEQ_GEQ(g->seq, c->cisn) &&
+		    SEQ_LEQ(g->seq, c->cend)) {
+			G.st.dropped[WS_DROP_REPLAYED]++;
+			return;
+		}
+		if (c)
+			memset(c, 0, sizeof(*c));
+		if (G.nexpect && expect_take(g)) {
+			follow_from_syn(g);
+			return;
+		}
+		if (relevant(g))
+			syn_remember(g);
+		return;
+	}
+	if (c) {
+		if (g->len > 0 || (g->flags & (TH_FIN | TH_SYN)))
+			G.st.dropped[WS_DROP_REPLAYED]++;
+		return;
+	}
+	if ((g->flags & TH_SYN) && relevant(g)) {
+		syn_remember(g);	/* SYN/ACK */
+		return;
+	}
+	if (g->len == 0 || !relevant(g))
+		return;
+	if (!(g->flags & TH_ACK)) {
+		G.st.dropped[WS_DROP_NO_ACK]++;
+		return;
+	}
+	if (!port_followed(g->dport) && !port_followed(g->sport) && !G.p.screen)
+		return;
+	f = flow_start(g, &side);
+	if (f)
+		tcp_segment(f, side, g);
+}
+
+/* TCP options: only the window scale of a SYN matters here (RFC 7323 2.2). */
+static uint8_t parse_wscale(struct ws_cursor c)
+{
+	while (c.left > 0 && !c.err) {
+		uint8_t kind = ws_cur_u8(&c), len;
+
+		if (kind == 0)
+			break;
+		if (kind == 1)
+			continue;
+		len = ws_cur_u8(&c);
+		if (len < 2)
+			break;
+		if (kind == 3 && len == 3) {
+			uint8_t s = ws_cur_u8(&c);
+
+			return c.err ? WSCALE_NONE : (s > 14 ? 14 : s);	/* RFC 7323: at most 14 */
+		}
+		ws_cur_skip(&c, (size_t)len - 2);
+	}
+	return WSCALE_NONE;
+}
+
+static void tcp_input(const uint8_t *ip, size_t ihl, size_t iplen)
+{
+	struct ws_cursor c = ws_cursor(ip + ihl, iplen - ihl);
+	struct seg g;
+	size_t thl;
+	struct flow *f;
+	int side;
+
+	memcpy(&g.saddr, ip + 12, 4);
+	memcpy(&g.daddr, ip + 16, 4);
+	g.ttl = ip[8];
+	g.sport = ws_cur_be16(&c);
+	g.dport = ws_cur_be16(&c);
+	g.seq = ws_cur_be32(&c);
+	g.ack = ws_cur_be32(&c);
+	thl = (size_t)(ws_cur_u8(&c) >> 4) * 4;
+	g.flags = ws_cur_u8(&c);
+	g.win = ws_cur_be16(&c);
+	ws_cur_skip(&c, 4);
+	if (c.err || thl < 20 || thl > iplen - ihl) {
+		G.st.dropped[WS_DROP_MALFORMED]++;
+		G.st.nids_warn[WS_NW_TCP]++;
+		return;
+	}
+	g.wscale = WSCALE_NONE;
+	if (g.flags & TH_SYN)
+		g.wscale = parse_wscale(ws_cursor(ip + ihl + 20, thl - 20));
+	g.data = ip + ihl + thl;
+	g.len = (uint32_t)(iplen - ihl - thl);
+	f = flow_find(&g, &side);
+	if ((!f && !relevant(&g)) || (f && f->kind == K_IGNORED)) {
+		if (f)
+			lru_touch(f);
+		return;
+	}
+	g.weak_csum = false;
+	if ((G.csum_check || G.csum_weak) && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
+		if (G.csum_check) {
+			G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
+			return;
+		}
+		g.weak_csum = true;
+	}
+	if (f)
+		tcp_segment(f, side, &g);
+	else
+		no_flow(&g);
+}
+
+/* ------------------------------------------------------------------ UDP */
+
+static void udp_input(const uint8_t *ip, size_t ihl, size_t iplen)
+{
+	struct ws_cursor c = ws_cursor(ip + ihl, iplen - ihl);
+	struct ws_flow_key k;
+	uint16_t ulen, sum;
+
+	memcpy(&k.saddr, ip + 12, 4);
+	memcpy(&k.daddr, ip + 16, 4);
+	k.sport = ws_cur_be16(&c);
+	k.dport = ws_cur_be16(&c);
+	ulen = ws_cur_be16(&c);
+	sum = ws_cur_be16(&c);
+	if (c.err || ulen < 8 || ulen > iplen - ihl) {
+		G.st.dropped[WS_DROP_MALFORMED]++;
+		G.st.nids_warn[WS_NW_UDP]++;
+		return;
+	}
+	/* RFC 768: a zero checksum was not computed */
+	if (G.csum_check && sum != 0 && !l4_sum_ok(ip, ip + ihl, ulen)) {
+		G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
+		return;
+	}
+	G.st.udp_datagrams++;
+	G.p.on_udp(G.p.arg, &k, ip + ihl + 8, (size_t)ulen - 8, &G.pkt_ts);
+}
+
+/* ------------------------------------------------------------------- IP */
+
+static void ip_datagram(const uint8_t *ip, size_t ihl, size_t iplen)
+{
+	if (ip[9] == 6)
+		tcp_input(ip, ihl, iplen);
+	else if (ip[9] == 17 && G.p.on_udp)
+		udp_input(ip, ihl, iplen);
+}
+
+static void fragment_in(const uint8_t *ip, size_t ihl, size_t iplen)
+{
+	const uint8_t *whole;
+	size_t len;
+	struct ws_defrag_note note;
+	enum ws_defrag_rc rc;
+
+	rc = ws_defrag_add(G.defrag, ip, ihl, iplen, G.now.tv_sec, &whole, &len, &note);
+	if (note.conflict && G.p.on_warn) {
+		char detail[200], a[WS_ADDR_STRLEN], b[WS_ADDR_STRLEN];
+		uint32_t sa, da;
+		struct ws_addr s, d;
+
+		memcpy(&sa, ip + 12, 4);
+		memcpy(&da, ip + 16, 4);
+		s = ws_addr_v4(sa);
+		d = ws_addr_v4(da);
+		snprintf(detail, sizeof(detail),
+			 "%s > %s id %u: %u differing bytes, the %s copy kept (policy %s)",
+			 ws_addr_str(&s, a, sizeof(a)), ws_addr_str(&d, b, sizeof(b)),
+			 (unsigned)(ip[4] << 8 | ip[5]), note.conflict,
+			 note.new_won ? "later" : "earlier", ws_policy_name(G.p.target));
+		G.p.on_warn(G.p.arg, "ip-fragment-overlap", detail, NULL, &G.pkt_ts);
+	}
+	G.st.frag_overlaps += note.overlap > 0;
+	G.st.frag_conflicts += note.conflict > 0;
+	if (rc == WS_DF_DROP)
+		G.st.dropped[WS_DROP_FRAGMENT]++;
+	if (rc != WS_DF_DONE)
+		return;
+	G.st.frag_datagrams++;
+	ip_datagram(whole, (size_t)(whole[0] & 15) * 4, len);
+}
+
+static void packet(const struct timeval *ts, const uint8_t *ip, size_t caplen)
+{
+	size_t ihl, iplen;
+	unsigned frag;
+
+	clock_observe(ts);
+	if (caplen < 20 || ip[0] >> 4 != 4) {
+		G.st.dropped[WS_DROP_MALFORMED]++;
+		G.st.nids_warn[WS_NW_IP]++;
+		return;
+	}
+	ihl = (size_t)(ip[0] & 15) * 4;
+	iplen = (size_t)ip[2] << 8 | ip[3];
+	if (ihl < 20 || iplen < ihl || iplen > caplen) {
+		G.st.dropped[WS_DROP_MALFORMED]++;
+		G.st.nids_warn[WS_NW_IP]++;
+		return;
+	}
+	if (ip[9] != 6 && !(ip[9] == 17 && G.p.on_udp))
+		return;
+	if (G.csum_check && !ip_sum_ok(ip, ihl)) {
+		G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
+		return;
+	}
+	frag = (unsigned)(ip[6] & 0x3f) << 8 | ip[7];
+	if (frag != 0)
+		fragment_in(ip, ihl, iplen);
+	else
+		ip_datagram(ip, ihl, iplen);
+}
+
+/* -------------------------------------------------- checksum auto mode */
+
+static int sample_verdict(const uint8_t *ip, size_t caplen)
+{
+	size_t ihl, iplen;
+
+	if (caplen < 20 || ip[0] >> 4 != 4)
+		return -1;
+	ihl = (size_t)(ip[0] & 15) * 4;
+	iplen = (size_t)ip[2] << 8 | ip[3];
+	if (ihl < 20 || iplen < ihl || iplen > caplen || (ip[6] & 0x3f) || ip[7])
+		return -1;
+	if (ip[9] == 6 && iplen - ihl >= 20)
+		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, iplen - ihl);
+	if (ip[9] == 17 && iplen - ihl >= 8 && (ip[ihl + 6] | ip[ihl + 7]))
+		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, iplen - ihl);
+	return -1;
+}
+
+static void sweep_to(time_t now);
+
+/*
+ * README "Checksums": auto looks at the first SAMPLE_MAX TCP/UDP packets
+ * (held back, then processed) and turns validation off when most of them
+ * are bad, as NIC offload leaves them; bad ones then stay weak.
+ */
+static void sample_decide(void)
+{
+	time_t last = 0;
+
+	G.sampling = false;
+	G.st.checksum_offload = G.st.checksum_sample_bad * 2 > G.st.checksum_sampled;
+	G.csum_check = !G.st.checksum_offload;
+	G.csum_weak = G.st.checksum_offload;
+	G.st.checksums_on = G.csum_check;
+	for (size_t i = 0; i < G.nsample; i++) {
+		packet(&G.sample[i].ts, G.sample[i].pkt, G.sample[i].len);
+		if (G.now.tv_sec != last) {
+			sweep_to(G.now.tv_sec);	/* the clock as packet() moved it */
+			last = G.now.tv_sec;
+		}
+		free(G.sample[i].pkt);
+	}
+	G.nsample = 0;
+	G.sample_bytes = 0;
+}
+
+static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caplen)
+{
+	int v = sample_verdict(ip, caplen);
+	uint8_t *copy = malloc(caplen ? caplen : 1);
+
+	if (!copy) {
+		G.st.no_mem++;
+		sample_decide();
+		packet(ts, ip, caplen);
+		return;
+	}
+	memcpy(copy, ip, caplen);
+	G.sample[G.nsample++] = (struct sampled){*ts, caplen, copy};
+	G.sample_bytes += caplen;
+	if (v >= 0) {
+		G.st.checksum_sampled++;
+		G.st.checksum_sample_bad += v == 0;
+	}
+	if (G.nsample == SAMPLE_MAX || G.sample_bytes >= SAMPLE_BYTES ||
+	    (G.st.checksum_sampled >= SAMPLE_EARLY &&
+	     (G.st.checksum_sample_bad == 0 || G.st.checksum_sample_bad == G.st.checksum_sampled)))
+		sample_decide();
+}
+
+/* ------------------------------------------------------------------- API */
+
+int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
+{
+	struct ws_defrag_params dp = {FRAG_DATAGRAMS, FRAG_BYTES, FRAG_TIMEOUT, p->target};
+	size_t want;
+
+	if (G.inited) {
+		snprintf(err, errlen, "reassembly: already initialised");
+		return -1;
+	}
+	if (p->max_streams < 1 || (p->on_line && p->max_line < 1) || (unsigned)p->target >= WS_POLICIES) {
+		snprintf(err, errlen, "reassembly: bad parameters");
+		return -1;
+	}
+	memset(&G, 0, sizeof(G));
+	G.p = *p;
+	for (size_t i = 0; i < p->nports; i++)
+		set_bit(G.watched, p->ports[i]);
+	want = (size_t)p->max_streams + (p->screen_flows ? (size_t)p->screen_flows : 32768);
+	for (G.nbuckets = 1024; G.nbuckets < want && G.nbuckets < (1u << 24);)
+		G.nbuckets <<= 1;
+	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
+	G.syn = calloc(SYN_CACHE_SLOTS, sizeof(*G.syn));
+	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
+	G.defrag = ws_defrag_new(&dp);
+	if (!G.buckets || !G.syn || !G.closed || !G.defrag) {
+		snprintf(err, errlen, "reassembly: out of memory");
+		free(G.buckets);
+		free(G.syn);
+		free(G.closed);
+		ws_defrag_free(G.defrag);
+		memset(&G, 0, sizeof(G));
+		return -1;
+	}
+	G.csum_check = p->checksums == WS_CSUM_ON;
+	G.sampling = p->checksums == WS_CSUM_AUTO;
+	G.st.checksums_on = G.csum_check || G.sampling;
+	G.inited = true;
+	return 0;
+}
+
+void ws_reasm_feed(const struct timeval *ts, const uint8_t *ip, size_t caplen)
+{
+	if (!G.inited || caplen > 262144)
+		return;
+	if (G.sampling)
+		sample_add(ts, ip, caplen);
+	else
+		packet(ts, ip, caplen);
+}
+
+static void expire_list(enum list which, time_t now)
+{
+	while (G.lru[which].oldest && now - G.lru[which].oldest->last > G.p.idle_timeout) {
+		G.st.idle_expired++;
+		if (which == L_SCREEN)
+			flow_free(G.lru[which].oldest);
+		else
+			flow_end(G.lru[which].oldest, WS_CLOSE_IDLE);
+	}
+}
+
+static void sweep_to(time_t now)
+{
+	for (int l = 0; l < L_LISTS; l++)
+		expire_list((enum list)l, now);
+	ws_defrag_sweep(G.defrag, now);
+}
+
+void ws_reasm_sweep(const struct timeval *now)
+{
+	if (!G.inited || G.sampling)
+		return;
+	/* the clock rule again, without counting: packets are counted in feed */
+	if (!G.clock_set) {
+		G.now = *now;
+		G.clock_set = true;
+	} else if (timercmp(now, &G.now, >) && now->tv_sec <= G.now.tv_sec + CLOCK_JUMP) {
+		G.now = *now;
+	}
+	sweep_to(G.now.tv_sec);
+}
+
+void ws_reasm_finish(void)
+{
+	const struct ws_defrag_stats *ds;
+
+	if (!G.inited)
+		return;
+	if (G.sampling)
+		sample_decide();
+	for (int l = 0; l < L_LISTS; l++)
+		while (G.lru[l].oldest) {
+			if (l == L_SCREEN)
+				flow_free(G.lru[l].oldest);
+			else
+				flow_end(G.lru[l].oldest, WS_CLOSE_END);
+		}
+	ds = ws_defrag_stats(G.defrag);
+	G.st.frag_timeouts = ds->timeouts;
+	G.st.frag_evicted = ds->evicted;
+	ws_defrag_free(G.defrag);
+	free(G.buckets);
+	free(G.syn);
+	free(G.closed);
+	G.defrag = NULL;
+	G.buckets = NULL;
+	G.syn = NULL;
+	G.closed = NULL;
+	G.inited = false;
+}
+
+const struct ws_reasm_stats *ws_reasm_stats(void)
+{
+	if (G.defrag) {
+		const struct ws_defrag_stats *ds = ws_defrag_stats(G.defrag);
+
+		G.st.frag_timeouts = ds->timeouts;
+		G.st.frag_evicted = ds->evicted;
+	}
+	G.st.queue_bytes = G.queue_bytes;
+	return &G.st;
+}
+
+size_t ws_reasm_active_streams(void)
+{
+	return G.lru[L_STREAM].n + G.lru[L_SHELL].n;
+}
+
+size_t ws_reasm_screening_flows(void)
+{
+	return G.lru[L_SCREEN].n;
+}
+
+void ws_reasm_protect(struct ws_flow_info *info)
+{
+	struct flow *f = (struct flow *)info;	/* info is the first member */
+
+	if (!G.inited || f->kind != K_STREAM || f->info.shell)
+		return;
+	f->info.shell = true;
+	lru_unlink(f);
+	lru_push(f, L_SHELL);
+	G.st.protected_streams++;
+}
+
+int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *server, int ttl)
+{
+	struct expect *e;
+
+	if (!G.inited || !ws_addr_is_v4(&server->addr))
+		return -1;
+	for (size_t i = 0; i < G.nexpect; i++)
+		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
+			G.st.expect_expired++;
+			G.expect[i--] = G.expect[--G.nexpect];
+		}
+	if (G.nexpect == EXPECT_SLOTS) {
+		G.st.expect_full++;
+		return -1;
+	}
+	e = &G.expect[G.nexpect++];
+	memset(e, 0, sizeof(*e));
+	if (client)
+		e->client = *client;
+	e->server = htonl(ws_addr_v4_host(&server->addr));
+	e->port = server->port;
+	e->ttl = ttl;
+	e->until = G.clock_set ? G.now.tv_sec + ttl : 0;
+	G.st.expect_added++;
+	return 0;
+}
+
+void ws_reasm_follow_port(uint16_t port)
+{
+	set_bit(G.forced, port);
+}
+
+/* One line for the sensor's statistics: what the normalizer set aside and why. */
+size_t ws_reasm_stats_text(char *buf, size_t cap)
+{
+	const struct ws_reasm_stats *s = ws_reasm_stats();
+	size_t n;
+
+	n = (size_t)snprintf(buf, cap, "normalizer (target %s, checksums %s%s): set aside",
+			     ws_policy_name(G.p.target), s->checksums_on ? "on" : "off",
+			     s->checksum_offload ? ", offload seen: validation turned off" : "");
+	for (int d = 0; d < WS_DROP_KINDS && n < cap; d++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s %s %" PRIu64, d ? "," : "",
+				      ws_drop_name((enum ws_drop)d), s->dropped[d]);
+	if (n < cap)
+		n += (size_t)snprintf(buf + n, cap - n,
+				      "; doubtful bytes released %" PRIu64 ", replaced %" PRIu64
+				      "; overlaps tcp %" PRIu64 " (conflicting %" PRIu64
+				      "), ip fragments %" PRIu64 " (conflicting %" PRIu64
+				      "); gaps %" PRIu64 "; clock: future %" PRIu64 ", past %" PRIu64
+				      ", jumps %" PRIu64 "; screened %" PRIu64 " (promoted %" PRIu64
+				      ", ignored %" PRIu64 ", evicted %" PRIu64 "), shell streams %" PRIu64
+				      ", refused %" PRIu64 ", expected %" PRIu64 " (hit %" PRIu64 ")",
+				      s->weak_released, s->weak_replaced, s->tcp_overlaps,
+				      s->tcp_conflicts, s->frag_overlaps, s->frag_conflicts, s->gaps,
+				      s->clock_future, s->clock_past, s->clock_jumps, s->screened,
+				      s->screen_promoted, s->screen_ignored, s->screen_evicted,
+				      s->protected_streams, s->refused, s->expect_added, s->expect_hit);
+	return n < cap ? n : cap - 1;
+}

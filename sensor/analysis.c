@@ -1,0 +1,239 @@
+/*
+ * What the worker does with the streams the reassembler hands it: each
+ * followed TCP connection is either a command shell (bytes of both
+ * directions go to a cmd.exe session model, shell/), an FTP control
+ * connection, or an FTP data connection a control connection announced (both
+ * to the FTP tracker, ftp/, through the carve store). Commands become events
+ * for the supervisor; shell evidence protects the stream from eviction.
+ *
+ * Per-flow state is allocated at the flow's first bytes and sized to what it
+ * is: a shell session starts at a few hundred bytes and grows only with what
+ * is typed.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ftp.h"
+#include "output.h"
+#include "reassembly.h"
+#include "sensor.h"
+#include "shell.h"
+
+#define FTP_PORT 21
+
+enum flow_kind { FLOW_SHELL, FLOW_FTP_CTL, FLOW_FTP_DATA };
+
+struct flow_ctx {
+	enum flow_kind kind;
+	struct ws_shell *shell;		/* FLOW_SHELL */
+	bool protected;			/* shell evidence reported to the reassembler */
+};
+
+/* The context of one shell event callback. */
+struct event_ctx {
+	struct ws_analysis *an;
+	struct ws_flow_info *flow;
+};
+
+static enum ws_action action_of(enum ws_shell_action a)
+{
+	switch (a) {
+	case WS_SHELL_GET: return WS_ACT_GET;
+	case WS_SHELL_FTP_GET: return WS_ACT_FTP_GET;
+	case WS_SHELL_START: return WS_ACT_START;
+	default: return WS_ACT_EXEC;
+	}
+}
+
+/* A name for the logs: the raw bytes up to the first NUL (there is none: shell/ refuses them). */
+static void copy_name(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static bool is_ftp_port(const struct ws_analysis *an, uint16_t port)
+{
+	if (port == FTP_PORT)
+		return true;
+	for (size_t i = 0; i < an->nftp_ports; i++)
+		if (an->ftp_ports[i] == port)
+			return true;
+	return false;
+}
+
+static void on_shell_event(const struct ws_shell_event *sev, void *arg)
+{
+	struct event_ctx *ec = arg;
+	struct ws_analysis *an = ec->an;
+	bool attacker_is_client = sev->attacker == WS_SIDE_CLIENT;
+	char file[WS_SHELL_NAME_MAX * 4 + 8], host[WS_FIELD_MAX], server[WS_FIELD_MAX + 8];
+	struct ws_cmd_event ev = {
+		.action = action_of(sev->action),
+		.ts = *sev->ts,
+		.attacker = attacker_is_client ? ec->flow->client : ec->flow->server,
+		.victim = attacker_is_client ? ec->flow->server : ec->flow->client,
+		.file = file,
+		.file_len = sev->file_len,
+		.host = host,
+		.host_len = sev->host_len,
+		.server_text = server,
+		.host_addr = sev->addr,
+		.port = sev->port,
+		.user = sev->user,
+		.pass = sev->pass,
+		.name_ok = sev->name_ok,
+	};
+	uint64_t id;
+
+	copy_name(file, sizeof(file), sev->file, sev->file_len);
+	if (ev.file_len >= sizeof(file))
+		ev.file_len = sizeof(file) - 1;
+	copy_name(host, sizeof(host), sev->host, sev->host_len);
+	if (ev.host_len >= sizeof(host))
+		ev.host_len = sizeof(host) - 1;
+	ws_shell_server_text(sev, server, sizeof(server));
+	id = ws_super_command(an->sup, &ev);
+	an->events++;
+	if (!ec->flow->shell)
+		ws_reasm_protect(ec->flow);
+	if (ev.action == WS_ACT_GET || ev.action == WS_ACT_FTP_GET) {
+		struct ws_addr named = sev->addr;
+
+		if (ev.action == WS_ACT_FTP_GET && !is_ftp_port(an, ev.port) &&
+		    an->nftp_ports < WS_ANALYSIS_FTP_PORTS) {
+			an->ftp_ports[an->nftp_ports++] = ev.port;
+			ws_reasm_follow_port(ev.port);	/* the victim's FTP session to come */
+		}
+		if (an->carve)
+			ws_carve_store_note_get(an->carve, id,
+						ev.action == WS_ACT_GET ? WS_CARVE_TFTP : WS_CARVE_FTP,
+						&ev.victim.addr, &ev.attacker.addr, &named, file, &ev.ts);
+	}
+}
+
+static struct ws_ftp_flow ftp_flow_of(const struct ws_flow_info *flow)
+{
+	struct ws_ftp_flow f = {flow->client, flow->server};
+
+	return f;
+}
+
+/* What a flow is, decided at its first bytes. */
+static enum flow_kind classify(struct ws_analysis *an, const struct ws_flow_info *flow,
+			       enum ws_side from, const uint8_t *data, size_t len)
+{
+	struct ws_ftp_tracker *ft = an->carve ? ws_carve_store_ftp(an->carve) : NULL;
+	struct ws_ftp_flow f = ftp_flow_of(flow);
+
+	if (ft && ws_ftp_data_expected(ft, &f))
+		return FLOW_FTP_DATA;
+	if (flow->shell)
+		return FLOW_SHELL;
+	if (ft && (is_ftp_port(an, flow->server.port) ||
+		   (from == WS_SIDE_SERVER && ws_ftp_is_greeting(data, len))))
+		return FLOW_FTP_CTL;
+	return FLOW_SHELL;
+}
+
+void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
+		      const uint8_t *data, size_t len, const struct timeval *ts)
+{
+	struct flow_ctx *fc = flow->user;
+	struct ws_ftp_flow f = ftp_flow_of(flow);
+	enum ws_ftp_side fs = from == WS_SIDE_CLIENT ? WS_FTP_FROM_CLIENT : WS_FTP_FROM_SERVER;
+
+	if (!fc) {
+		fc = calloc(1, sizeof(*fc));
+		if (!fc) {
+			an->no_mem++;
+			return;
+		}
+		fc->kind = classify(an, flow, from, data, len);
+		flow->user = fc;
+	}
+	switch (fc->kind) {
+	case FLOW_SHELL: {
+		struct event_ctx ec = {an, flow};
+
+		if (!fc->shell && !(fc->shell = ws_shell_new())) {
+			an->no_mem++;
+			return;
+		}
+		if (!ws_shell_feed(fc->shell, from, data, len, ts, on_shell_event, &ec))
+			an->no_mem++;
+		if (!flow->shell && ws_shell_attacker(fc->shell) != WS_SIDE_UNKNOWN)
+			ws_reasm_protect(flow);	/* banner or prompt seen: a shell */
+		break;
+	}
+	case FLOW_FTP_CTL:
+		ws_ftp_ctl_data(ws_carve_store_ftp(an->carve), &f, fs, data, len, ts);
+		break;
+	case FLOW_FTP_DATA:
+		ws_ftp_data(ws_carve_store_ftp(an->carve), &f, fs, data, len, ts);
+		break;
+	}
+}
+
+static enum ws_ftp_close ftp_close_of(enum ws_close_reason why)
+{
+	return why == WS_CLOSE_FIN ? WS_FTP_CLOSE_FIN :
+	       why == WS_CLOSE_RST ? WS_FTP_CLOSE_RST : WS_FTP_CLOSE_TIMEOUT;
+}
+
+void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
+		       enum ws_close_reason why, const struct timeval *ts)
+{
+	struct flow_ctx *fc = flow->user;
+	struct ws_ftp_flow f = ftp_flow_of(flow);
+
+	if (!fc)
+		return;
+	switch (fc->kind) {
+	case FLOW_SHELL:
+		if (fc->shell) {
+			struct event_ctx ec = {an, flow};
+			struct ws_shell_stats st;
+
+			/* cmd.exe runs an unterminated last line at end of input, not on a reset */
+			if (why == WS_CLOSE_FIN || why == WS_CLOSE_END)
+				ws_shell_end(fc->shell, ts, on_shell_event, &ec);
+			ws_shell_get_stats(fc->shell, &st);
+			an->shell.truncated += st.truncated;
+			an->shell.over_budget += st.over_budget;
+			ws_shell_free(fc->shell);
+		}
+		break;
+	case FLOW_FTP_CTL:
+		if (an->carve)
+			ws_ftp_ctl_end(ws_carve_store_ftp(an->carve), &f, ftp_close_of(why), ts);
+		break;
+	case FLOW_FTP_DATA:
+		if (an->carve)
+			ws_ftp_data_end(ws_carve_store_ftp(an->carve), &f, ftp_close_of(why), ts);
+		break;
+	}
+	free(fc);
+	flow->user = NULL;
+}
+
+/*
+ * Screening: is this flow worth following? A cmd.exe banner, a prompt or a
+ * dropper command line is a shell; an FTP greeting (or port 21) is an FTP
+ * control connection. Everything else stays undecided in the reassembler's
+ * bounded table until its first bytes are all seen, then is ignored.
+ */
+enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct ws_flow_info *flow,
+					  enum ws_side from, const uint8_t *bytes, size_t len)
+{
+	if (ws_shell_screen(bytes, len) != WS_SHELL_NONE)
+		return WS_SCREEN_FOLLOW_SHELL;
+	if (an->carve && (is_ftp_port(an, flow->server.port) ||
+			  (from == WS_SIDE_SERVER && ws_ftp_is_greeting(bytes, len))))
+		return WS_SCREEN_FOLLOW;
+	return len >= WS_SCREEN_BYTES ? WS_SCREEN_IGNORE : WS_SCREEN_UNDECIDED;
+}
