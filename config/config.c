@@ -81,6 +81,7 @@ static const struct key keys[] = {
 	{"privsep.seccomp", K_BOOL, F(privsep.seccomp), 0, 0, 0},
 	{"reassembly.target", K_TARGET, F(reassembly.target), 0, 0, 0},
 	{"reassembly.checksums", K_CHECKSUMS, F(reassembly.checksums), 0, 0, 0},
+	{"reassembly.screen", K_BOOL, F(reassembly.screen), 0, 0, 0},
 	{"reassembly.screen_flows", K_INT, F(reassembly.screen_flows), 64, 4194304, 0},
 	{"fetch", K_SECTION, 0, 0, 0, 0, 0},
 	{"fetch.enabled", K_BOOL, F(fetch.enabled), 0, 0, 0},
@@ -156,6 +157,7 @@ void ws_config_defaults(struct ws_config *c)
 	c->reassembly.idle_timeout = 600;
 	c->reassembly.target = 0;	/* windows */
 	c->reassembly.checksums = 0;	/* auto */
+	c->reassembly.screen = true;
 	c->reassembly.screen_flows = 32768;
 	c->fetch.enabled = true;
 	strcpy(c->fetch.user, WS_DEFAULT_FETCH_USER);

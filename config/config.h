@@ -69,6 +69,7 @@ struct ws_config {
 		int idle_timeout;	/* seconds of capture time, 1 .. 86400 */
 		int target;		/* 0 windows, 1 linux, 2 bsd, 3 first, 4 last (enum ws_policy) */
 		int checksums;		/* 0 auto, 1 on, 2 off (enum ws_checksums) */
+		bool screen;		/* look at every TCP connection for a shell or FTP */
 		int screen_flows;	/* screening table size, 64 .. 4194304 */
 	} reassembly;
 

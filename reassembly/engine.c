@@ -74,10 +74,12 @@ struct half {
 };
 
 struct flow {
-	struct ws_flow_info info;	/* first: ws_reasm_protect gets this pointer */
-	struct flow *hnext, *older, *newer;
+	/* what a hash lookup reads, first: one cache line per chain step */
+	struct flow *hnext;
 	uint32_t addr[2];	/* network order: [client], [server] */
 	uint16_t port[2];
+	struct ws_flow_info info;	/* ws_reasm_protect gets this pointer back */
+	struct flow *older, *newer;
 	time_t last;
 	uint8_t kind, list, first_side, nsegs, fin_first;
 	bool pickup, scaled, scale_unknown, watched, sfull[2];
@@ -1658,7 +1660,7 @@ size_t ws_reasm_screening_flows(void)
 
 void ws_reasm_protect(struct ws_flow_info *info)
 {
-	struct flow *f = (struct flow *)info;	/* info is the first member */
+	struct flow *f = (struct flow *)(void *)((char *)info - offsetof(struct flow, info));
 
 	if (!G.inited || f->kind != K_STREAM || f->info.shell)
 		return;

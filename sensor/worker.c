@@ -225,7 +225,7 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 		.on_udp = cfg->carve.enabled ? on_udp : NULL,
 		.on_data = on_data,
 		.on_close = on_close,
-		.screen = on_screen,
+		.screen = cfg->reassembly.screen ? on_screen : NULL,
 		.on_warn = on_warn,
 		.target = cfg->reassembly.target,
 		.checksums = cfg->reassembly.checksums,
@@ -242,7 +242,12 @@ static int open_capture(struct worker *w, char *err, size_t errlen)
 	if (ws_capture_set_filter(w->cap, cfg, cfg->carve.enabled, err, errlen) < 0)
 		return -1;
 	ws_capture_set_progress(w->cap, &w->an.events);
-	return ws_reasm_init(&rp, err, errlen);
+	if (ws_reasm_init(&rp, err, errlen) < 0)
+		return -1;
+	/* not screening: FTP control connections are found by their port only */
+	if (!cfg->reassembly.screen && cfg->carve.enabled)
+		ws_reasm_follow_port(21);
+	return 0;
 }
 
 static void install_signals(struct worker *w)

@@ -35,6 +35,7 @@ check_files() {	# NAME OUTDIR
 while read -r name pcap expected opts; do
 	case $name in ''|'#'*) continue ;; esac
 	[ "$opts" = - ] && opts=
+	opts=${opts//@ROOT@/$root}	# options may name files of the source tree
 	out=$work/$name
 	# shellcheck disable=SC2086
 	if ! "$ws" -r "$root/$pcap" -o "$out" $opts >"$work/$name.stdout" 2>"$work/$name.stderr"; then
