@@ -144,8 +144,11 @@ static inline uint32_t ws_cur_le32(struct ws_cursor *c)
 
 static inline uint64_t ws_cur_be64(struct ws_cursor *c)
 {
-	uint64_t hi = ws_cur_be32(c);
+	uint64_t hi;
 
+	if (!ws_cur_have(c, 8))
+		return 0;
+	hi = ws_cur_be32(c);
 	return hi << 32 | ws_cur_be32(c);
 }
 

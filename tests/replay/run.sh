@@ -104,5 +104,16 @@ else
 	echo "FAIL known-hash-tag"; cat "$out/fetchlog.txt"; fail=$((fail + 1))
 fi
 
+# An overlap the victim resolved one way while someone sent the other is a warning record.
+for c in "tcp-overlap tcp-overlap" "ipfrag-overlap ip-fragment-overlap"; do
+	set -- $c
+	n=$(grep -c "\"event_type\":\"warning\".*\"kind\":\"$2\"" "$work/$1/events.json" 2>/dev/null)
+	if [ "$n" = 2 ]; then
+		echo "ok   $1-warnings-in-json"; pass=$((pass + 1))
+	else
+		echo "FAIL $1-warnings-in-json: $n warning records of kind $2 (want 2)"; fail=$((fail + 1))
+	fi
+done
+
 echo "replay: $pass passed, $fail failed"
 [ "$fail" = 0 ]

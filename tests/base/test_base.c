@@ -1,0 +1,76 @@
+/*
+ * base/: the family-neutral address (conversions both ways, text forms,
+ * equality across families) and the bounds-checked cursor (every read
+ * checks what is left; the first failed read makes the error sticky and
+ * every later read returns 0 without moving).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base.h"
+
+static int failures;
+
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; \
+	fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+static void test_addr(void)
+{
+	struct ws_addr a = ws_addr_v4h(0x518472fe), b, c;
+	char buf[WS_ADDR_STRLEN];
+
+	CHECK(ws_addr_is_v4(&a) && ws_addr_len(&a) == 4, "v4 family");
+	CHECK(!strcmp(ws_addr_str(&a, buf, sizeof(buf)), "81.132.114.254"), "text %s", buf);
+	CHECK(ws_addr_v4_host(&a) == 0x518472fe, "host order back");
+	b = ws_addr_v4(htonl(0x518472fe));
+	CHECK(ws_addr_eq(&a, &b), "network and host order constructors agree");
+	CHECK(ws_addr_parse("2001:db8::1", &c) == 0 && c.family == WS_AF_INET6 &&
+	      ws_addr_len(&c) == 16, "IPv6 parses");
+	CHECK(!strcmp(ws_addr_str(&c, buf, sizeof(buf)), "2001:db8::1"), "IPv6 text %s", buf);
+	CHECK(!ws_addr_eq(&a, &c) && ws_addr_v4_host(&c) == 0, "families never compare equal");
+	CHECK(ws_addr_parse("010.0.0.1", &c) < 0, "no octal here (inet_addr forms are shell/'s)");
+	CHECK(ws_addr_parse("evil.example.com", &c) < 0, "names are not addresses");
+	memset(&c, 0, sizeof(c));
+	CHECK(!strcmp(ws_addr_str(&c, buf, sizeof(buf)), "-"), "no address prints as -");
+	CHECK(ws_addr_parse("81.132.114.254", &c) == 0 && ws_addr_eq(&a, &c), "round trip");
+}
+
+static void test_cursor(void)
+{
+	static const uint8_t pkt[] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x02};
+	struct ws_cursor c = ws_cursor(pkt, sizeof(pkt)), s;
+	uint8_t two[2];
+
+	CHECK(ws_cur_u8(&c) == 0x12 && ws_cur_be16(&c) == 0x3456, "u8 and be16");
+	CHECK(ws_cur_le16(&c) == 0x9a78 && c.left == 5 && !c.err, "le16 and what is left");
+	s = ws_cur_sub(&c, 3);
+	CHECK(!s.err && s.left == 3 && c.left == 2, "a sub-cursor takes its bytes");
+	CHECK(ws_cur_be32(&s) == 0 && s.err && s.left == 3, "a short read fails and moves nothing");
+	CHECK(ws_cur_u8(&s) == 0 && s.err, "the error is sticky: even a read that fits fails");
+	ws_cur_copy(&c, two, 2);
+	CHECK(!c.err && two[0] == 0x01 && two[1] == 0x02 && c.left == 0, "copy");
+	CHECK(ws_cur_bytes(&c, 1) == NULL && c.err, "past the end: NULL");
+	c = ws_cursor(pkt, 8);
+	CHECK(ws_cur_be64(&c) == 0x123456789abcdef0ull && c.left == 0 && !c.err, "be64");
+	c = ws_cursor(pkt, 7);
+	CHECK(ws_cur_be64(&c) == 0 && c.err && c.left == 7,
+	      "be64 of 7 bytes fails whole, moving nothing");
+	c = ws_cursor(pkt, 4);
+	ws_cur_skip(&c, 5);
+	CHECK(c.err && c.left == 4, "skipping past the end fails and moves nothing");
+	c = ws_cursor(NULL, 0);
+	CHECK(ws_cur_u8(&c) == 0 && c.err, "an empty cursor reads nothing");
+}
+
+int main(void)
+{
+	test_addr();
+	test_cursor();
+	if (failures)
+		fprintf(stderr, "%d failures\n", failures);
+	else
+		printf("base: all checks passed\n");
+	return failures != 0;
+}
