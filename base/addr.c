@@ -1,7 +1,8 @@
-/* Family-neutral addresses: conversions and text forms. */
+/* Family-neutral addresses: conversions and text forms; the monotonic clock. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base.h"
 
@@ -69,4 +70,12 @@ int ws_addr_parse(const char *s, struct ws_addr *out)
 		return 0;
 	}
 	return -1;
+}
+
+int64_t ws_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -58,6 +58,11 @@ struct ws_endpoint {
 enum ws_side { WS_SIDE_CLIENT = 0, WS_SIDE_SERVER = 1 };
 #define WS_SIDE_UNKNOWN (-1)
 
+/* --------------------------------------------------------------------- time */
+
+/* CLOCK_MONOTONIC in milliseconds: for timeouts and backoffs, never for capture time. */
+int64_t ws_now_ms(void);
+
 /* ------------------------------------------------------------------- cursor */
 
 struct ws_cursor {
@@ -82,86 +87,7 @@ static inline bool ws_cur_have(struct ws_cursor *c, size_t n)
 	return true;
 }
 
-static inline uint8_t ws_cur_u8(struct ws_cursor *c)
-{
-	uint8_t v;
-
-	if (!ws_cur_have(c, 1))
-		return 0;
-	v = c->p[0];
-	c->p++;
-	c->left--;
-	return v;
-}
-
-static inline uint16_t ws_cur_be16(struct ws_cursor *c)
-{
-	uint16_t v;
-
-	if (!ws_cur_have(c, 2))
-		return 0;
-	v = (uint16_t)(c->p[0] << 8 | c->p[1]);
-	c->p += 2;
-	c->left -= 2;
-	return v;
-}
-
-static inline uint16_t ws_cur_le16(struct ws_cursor *c)
-{
-	uint16_t v;
-
-	if (!ws_cur_have(c, 2))
-		return 0;
-	v = (uint16_t)(c->p[1] << 8 | c->p[0]);
-	c->p += 2;
-	c->left -= 2;
-	return v;
-}
-
-static inline uint32_t ws_cur_be32(struct ws_cursor *c)
-{
-	uint32_t v;
-
-	if (!ws_cur_have(c, 4))
-		return 0;
-	v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 | c->p[3];
-	c->p += 4;
-	c->left -= 4;
-	return v;
-}
-
-static inline uint32_t ws_cur_le32(struct ws_cursor *c)
-{
-	uint32_t v;
-
-	if (!ws_cur_have(c, 4))
-		return 0;
-	v = (uint32_t)c->p[3] << 24 | (uint32_t)c->p[2] << 16 | (uint32_t)c->p[1] << 8 | c->p[0];
-	c->p += 4;
-	c->left -= 4;
-	return v;
-}
-
-static inline uint64_t ws_cur_be64(struct ws_cursor *c)
-{
-	uint64_t hi;
-
-	if (!ws_cur_have(c, 8))
-		return 0;
-	hi = ws_cur_be32(c);
-	return hi << 32 | ws_cur_be32(c);
-}
-
-/* Skip n bytes. */
-static inline void ws_cur_skip(struct ws_cursor *c, size_t n)
-{
-	if (!ws_cur_have(c, n))
-		return;
-	c->p += n;
-	c->left -= n;
-}
-
-/* Point *out at the next n bytes and skip them; NULL (and err) if short. */
+/* The next n bytes, skipped; NULL (and err) if fewer are left. Every read goes here. */
 static inline const uint8_t *ws_cur_bytes(struct ws_cursor *c, size_t n)
 {
 	const uint8_t *p;
@@ -172,6 +98,57 @@ static inline const uint8_t *ws_cur_bytes(struct ws_cursor *c, size_t n)
 	c->p += n;
 	c->left -= n;
 	return p;
+}
+
+/* Skip n bytes. */
+static inline void ws_cur_skip(struct ws_cursor *c, size_t n)
+{
+	(void)ws_cur_bytes(c, n);
+}
+
+static inline uint8_t ws_cur_u8(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 1);
+
+	return p ? p[0] : 0;
+}
+
+static inline uint16_t ws_cur_be16(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 2);
+
+	return p ? (uint16_t)(p[0] << 8 | p[1]) : 0;
+}
+
+static inline uint16_t ws_cur_le16(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 2);
+
+	return p ? (uint16_t)(p[1] << 8 | p[0]) : 0;
+}
+
+static inline uint32_t ws_cur_be32(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 4);
+
+	return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
+}
+
+static inline uint32_t ws_cur_le32(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 4);
+
+	return p ? (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0] : 0;
+}
+
+static inline uint64_t ws_cur_be64(struct ws_cursor *c)
+{
+	const uint8_t *p = ws_cur_bytes(c, 8);
+	uint64_t v = 0;
+
+	for (int i = 0; p && i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 /* Copy the next n bytes into dst. */

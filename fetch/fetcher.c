@@ -196,7 +196,7 @@ static void start_queued(struct fetcher *f)
  * Asked to prove the sandbox: open a packet socket, which the seccomp filter
  * forbids. Reaching the line after it means there is no filter.
  */
-static void probe_sandbox(struct fetcher *f)
+static void probe_sandbox(void)
 {
 	int fd = socket(AF_PACKET, SOCK_RAW, 0);
 
@@ -204,7 +204,6 @@ static void probe_sandbox(struct fetcher *f)
 		fd >= 0 ? "OPENED (no seccomp filter)" : "refused");
 	if (fd >= 0)
 		close(fd);
-	(void)f;
 }
 
 /*
@@ -228,7 +227,7 @@ static bool take_request(struct fetcher *f)
 		return false;
 	}
 	if ((size_t)n <= sizeof(buf) && ws_fetch_msg_type(buf, (size_t)n) == WS_FMSG_PROBE) {
-		probe_sandbox(f);
+		probe_sandbox();
 		return true;
 	}
 	if ((size_t)n <= sizeof(buf) && ws_fetch_msg_type(buf, (size_t)n) == WS_FMSG_DISCARD) {

@@ -47,13 +47,14 @@ static enum ws_action action_of(enum ws_shell_action a)
 	}
 }
 
-/* A name for the logs: the raw bytes up to the first NUL (there is none: shell/ refuses them). */
-static void copy_name(char *dst, size_t cap, const char *src, size_t len)
+/* The raw bytes, NUL-terminated, cut to fit cap (shell/ refuses NULs inside). Returns the length kept. */
+static size_t copy_name(char *dst, size_t cap, const char *src, size_t len)
 {
 	if (len >= cap)
 		len = cap - 1;
 	memcpy(dst, src, len);
 	dst[len] = '\0';
+	return len;
 }
 
 static bool is_ftp_port(const struct ws_analysis *an, uint16_t port)
@@ -78,9 +79,9 @@ static void on_shell_event(const struct ws_shell_event *sev, void *arg)
 		.attacker = attacker_is_client ? ec->flow->client : ec->flow->server,
 		.victim = attacker_is_client ? ec->flow->server : ec->flow->client,
 		.file = file,
-		.file_len = sev->file_len,
+		.file_len = copy_name(file, sizeof(file), sev->file, sev->file_len),
 		.host = host,
-		.host_len = sev->host_len,
+		.host_len = copy_name(host, sizeof(host), sev->host, sev->host_len),
 		.server_text = server,
 		.host_addr = sev->addr,
 		.port = sev->port,
@@ -90,12 +91,6 @@ static void on_shell_event(const struct ws_shell_event *sev, void *arg)
 	};
 	uint64_t id;
 
-	copy_name(file, sizeof(file), sev->file, sev->file_len);
-	if (ev.file_len >= sizeof(file))
-		ev.file_len = sizeof(file) - 1;
-	copy_name(host, sizeof(host), sev->host, sev->host_len);
-	if (ev.host_len >= sizeof(host))
-		ev.host_len = sizeof(host) - 1;
 	ws_shell_server_text(sev, server, sizeof(server));
 	id = ws_super_command(an->sup, &ev);
 	an->events++;

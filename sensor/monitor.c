@@ -61,14 +61,6 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void install_handlers(sigset_t *blocked)
 {
 	static const int sigs[] = {SIGCHLD, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGINT};
@@ -159,7 +151,7 @@ static void spawn_fetcher(struct monitor *m)
 		return;
 	}
 	m->fetcher = pid;
-	m->fetcher_born = now_ms();
+	m->fetcher_born = ws_now_ms();
 	if (send_fetcher(m, sv[0]) < 0)
 		kill(pid, SIGTERM);	/* the sensor is gone; its SIGCHLD follows */
 	close(sv[0]);
@@ -181,7 +173,7 @@ static const char *death_cause(int status, char *buf, size_t cap)
 static void fetcher_died(struct monitor *m, pid_t pid, int status)
 {
 	char why[96];
-	int64_t lived = now_ms() - m->fetcher_born;
+	int64_t lived = ws_now_ms() - m->fetcher_born;
 
 	m->fetcher = 0;
 	if (lived >= HEALTHY_MS)
@@ -190,7 +182,7 @@ static void fetcher_died(struct monitor *m, pid_t pid, int status)
 		m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : BACKOFF_MIN_MS;
 	if (m->backoff_ms > BACKOFF_MAX_MS)
 		m->backoff_ms = BACKOFF_MAX_MS;
-	m->next_spawn_ms = now_ms() + m->backoff_ms;
+	m->next_spawn_ms = ws_now_ms() + m->backoff_ms;
 	if (!m->sensor_done && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		fprintf(stderr, "wormsnare: ws-fetcher (pid %d) %s; next start in %u ms\n",
 			(int)pid, death_cause(status, why, sizeof(why)), m->backoff_ms);
@@ -248,13 +240,13 @@ static void read_ctl(struct monitor *m)
 /* After the sensor: the fetcher goes too, within a grace period. */
 static void stop_fetcher(struct monitor *m)
 {
-	int64_t until = now_ms() + STOP_GRACE_MS;
+	int64_t until = ws_now_ms() + STOP_GRACE_MS;
 	int status;
 
 	if (m->fetcher == 0)
 		return;
 	kill(m->fetcher, SIGTERM);
-	while (now_ms() < until) {
+	while (ws_now_ms() < until) {
 		if (waitpid(m->fetcher, &status, WNOHANG) == m->fetcher)
 			return;
 		usleep(10000);
@@ -318,11 +310,10 @@ static void hand_back_outputs(const struct ws_run *run)
 	close(fd);
 }
 
-static int monitor_loop(struct monitor *m, const sigset_t *blocked)
+static int monitor_loop(struct monitor *m)
 {
 	sigset_t wait_mask;
 
-	(void)blocked;
 	sigemptyset(&wait_mask);
 	while (!m->sensor_done) {
 		struct pollfd pfd = {m->ctl, POLLIN, 0};
@@ -330,7 +321,7 @@ static int monitor_loop(struct monitor *m, const sigset_t *blocked)
 		struct timespec ts, *tp = NULL;
 
 		if (m->spawn_wanted && m->fetcher == 0) {
-			wait = m->next_spawn_ms - now_ms();
+			wait = m->next_spawn_ms - ws_now_ms();
 			if (wait <= 0) {
 				spawn_fetcher(m);
 				continue;
@@ -389,5 +380,5 @@ int ws_monitor_run(struct ws_run *run)
 		fprintf(stderr, "wormsnare: monitor: %s\n", err);
 		kill(m.sensor, SIGTERM);
 	}
-	return monitor_loop(&m, &blocked);
+	return monitor_loop(&m);
 }

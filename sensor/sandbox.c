@@ -158,8 +158,6 @@ bool ws_can_chroot(void)
  */
 int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, size_t errlen)
 {
-	bool was_root = geteuid() == 0;
-
 	if (!ws_can_switch_users())
 		return drop_all_caps(err, errlen);
 	if (chroot_dir && ws_can_chroot() && chroot(chroot_dir) < 0) {
@@ -184,7 +182,7 @@ int ws_drop_privs(const struct ws_ids *ids, const char *chroot_dir, char *err, s
 	}
 	if (drop_all_caps(err, errlen) < 0)
 		return -1;
-	if ((was_root || ids->uid != 0) && (setuid(0) == 0 || seteuid(0) == 0)) {
+	if (setuid(0) == 0 || seteuid(0) == 0) {
 		snprintf(err, errlen, "root could be regained after dropping to %s", ids->name);
 		return -1;
 	}

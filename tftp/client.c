@@ -40,14 +40,6 @@ struct ws_tftp_xfer {
 	char status[STATUS_MAX];
 };
 
-int64_t ws_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static enum ws_tftp_xfer_state finish(struct ws_tftp_xfer *x, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

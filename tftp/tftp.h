@@ -110,9 +110,6 @@ uint64_t ws_tftp_xfer_bytes(const struct ws_tftp_xfer *x);
 unsigned ws_tftp_xfer_foreign(const struct ws_tftp_xfer *x);
 void ws_tftp_xfer_free(struct ws_tftp_xfer *x);
 
-/* CLOCK_MONOTONIC in ms. */
-int64_t ws_now_ms(void);
-
 /* A sink that writes the file to fd and hashes it on the way (MD5, SHA-256). */
 struct ws_hash_sink {
 	int fd;
