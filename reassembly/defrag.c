@@ -306,6 +306,12 @@ enum ws_defrag_rc ws_defrag_add(struct ws_defrag *d, const uint8_t *ip, size_t i
 	for (unsigned i = 0; i < g->total; i++)
 		if (!g->owner[i])
 			return WS_DF_HELD;	/* bytes past the end filled a hole count */
+	if ((size_t)g->hdrlen + g->total > 65535) {
+		/* no IPv4 datagram is longer: a 60-byte header with 65515 bytes behind it */
+		d->st.malformed++;
+		df_drop(d, g);
+		return WS_DF_DROP;
+	}
 	*outlen = df_build(d, g);
 	*out = d->out;
 	d->st.datagrams++;

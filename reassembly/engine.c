@@ -1466,8 +1466,14 @@ static int sample_verdict(const uint8_t *ip, size_t caplen)
 		return -1;
 	if (ip[9] == 6 && iplen - ihl >= 20)
 		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, iplen - ihl);
-	if (ip[9] == 17 && iplen - ihl >= 8 && (ip[ihl + 6] | ip[ihl + 7]))
-		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, iplen - ihl);
+	if (ip[9] == 17 && iplen - ihl >= 8 && (ip[ihl + 6] | ip[ihl + 7])) {
+		/* over the UDP length, as udp_input checks it: bytes after it are not the datagram's */
+		size_t ulen = (size_t)ip[ihl + 4] << 8 | ip[ihl + 5];
+
+		if (ulen < 8 || ulen > iplen - ihl)
+			return -1;
+		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, ulen);
+	}
 	return -1;
 }
 

@@ -220,8 +220,40 @@ static void test_frag_bounds(void)
 	ws_defrag_free(d);
 }
 
+/*
+ * A 60-byte header (options) on a first fragment of 65472 bytes, then a last
+ * one that brings the payload to 65512: each fits the payload bound, but
+ * header and payload together exceed any IPv4 datagram. Refused, never built
+ * (it once wrote past the 64 KiB output buffer).
+ */
+static void test_frag_header_bound(void)
+{
+	struct ws_defrag_params p = {4, 1 << 20, 30, WS_POL_WINDOWS};
+	struct ws_defrag *d = ws_defrag_new(&p);
+	static uint8_t pkt[65535];
+	const uint8_t *out = NULL;
+	size_t outlen = 0, len;
+	struct ws_defrag_note note;
+
+	len = frag(pkt, 7, 0, 1, "", 0);
+	pkt[0] = 0x4f;			/* IHL 15: 60 bytes */
+	memset(pkt + 20, 1, 40);	/* options: NOPs */
+	memset(pkt + 60, 'A', 65472);
+	len = 60 + 65472;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	CHECK(ws_defrag_add(d, pkt, 60, len, 100, &out, &outlen, &note) == WS_DF_HELD,
+	      "first fragment held");
+	len = frag(pkt, 7, 65472, 0, "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", 40);
+	CHECK(ws_defrag_add(d, pkt, 20, len, 100, &out, &outlen, &note) == WS_DF_DROP,
+	      "a datagram longer than 65535 bytes with its header is dropped, not built");
+	CHECK(ws_defrag_pending(d) == 0, "and forgotten");
+	ws_defrag_free(d);
+}
+
 int main(void)
 {
+	test_frag_header_bound();
 	test_tcp_policies();
 	test_doubt();
 	test_rxq_bounds();
