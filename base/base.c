@@ -1,6 +1,8 @@
-/* Family-neutral addresses: conversions and text forms; the monotonic clock. */
+/* Family-neutral addresses: conversions and text forms; the monotonic clock;
+ * the status text of a server's error reply. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -78,4 +80,21 @@ int64_t ws_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned code,
+			    const char *text)
+{
+	char msg[WS_ERROR_TEXT_SHOWN + 1];
+	size_t i;
+
+	/* the server's words, cut short; ':' and anything not printable ASCII become '?' */
+	for (i = 0; text[i] && i < WS_ERROR_TEXT_SHOWN; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		msg[i] = c >= 0x20 && c < 0x7f && c != ':' ? (char)c : '?';
+	}
+	msg[i] = '\0';
+	snprintf(buf, cap, "%s-error:%u:%s", proto, code, msg);
+	return buf;
 }

@@ -63,6 +63,18 @@ enum ws_side { WS_SIDE_CLIENT = 0, WS_SIDE_SERVER = 1 };
 /* CLOCK_MONOTONIC in milliseconds: for timeouts and backoffs, never for capture time. */
 int64_t ws_now_ms(void);
 
+/* ------------------------------------------------------------------ status */
+
+#define WS_ERROR_TEXT_SHOWN 100
+
+/*
+ * The status of a transfer a server refused: "<proto>-error:<code>:<text>",
+ * the text cut to WS_ERROR_TEXT_SHOWN bytes, ':' and every byte outside
+ * printable ASCII as '?'. Written into buf; returns buf.
+ */
+const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned code,
+			    const char *text);
+
 /* ------------------------------------------------------------------- cursor */
 
 struct ws_cursor {

@@ -136,21 +136,11 @@ const char *ws_ftp_mode_name(enum ws_ftp_mode m)
 const char *ws_ftp_end_status(enum ws_ftp_end how, const struct ws_ftp_file_info *info,
 			      char *buf, size_t cap)
 {
-	char msg[101];
-	size_t j = 0;
-
 	if (how == WS_FTP_COMPLETE)
 		return "ok";
 	if (how != WS_FTP_ERROR)
 		return ws_ftp_end_name(how);
-	for (size_t i = 0; info->reply_text[i] && j + 1 < sizeof(msg); i++) {
-		unsigned char c = (unsigned char)info->reply_text[i];
-
-		msg[j++] = c >= 0x20 && c != 0x7f && c != ':' ? (char)c : '?';
-	}
-	msg[j] = '\0';
-	snprintf(buf, cap, "ftp-error:%u:%s", info->reply_code, msg);
-	return buf;
+	return ws_error_status(buf, cap, "ftp", info->reply_code, info->reply_text);
 }
 
 /* ------------------------------------------------------------ hashing */

@@ -235,19 +235,11 @@ static bool place_file(struct ws_carve_store *cs, struct carve_file *f, const ch
 static const char *end_status(enum ws_carve_end how, const struct ws_carve_info *info,
 			      char *buf, size_t cap)
 {
-	char msg[101];
-	size_t j = 0;
-
 	if (how == WS_CARVE_COMPLETE)
 		return "ok";
 	if (how != WS_CARVE_ERROR)
 		return ws_carve_end_name(how);
-	/* keep the server's text short and printable: the TSV escape does the rest */
-	for (size_t i = 0; info->errmsg[i] && j + 1 < sizeof(msg); i++)
-		msg[j++] = info->errmsg[i];
-	msg[j] = '\0';
-	snprintf(buf, cap, "tftp-error:%u:%s", info->errcode, msg);
-	return buf;
+	return ws_error_status(buf, cap, "tftp", info->errcode, info->errmsg);
 }
 
 /* What a finished transfer was, for the store: the same for both protocols. */
@@ -378,11 +370,6 @@ static void *ftp_open(void *arg, const struct ws_ftp_file_info *info)
 	return f;
 }
 
-static int ftp_write(void *arg, void *handle, uint64_t offset, const uint8_t *data, size_t len)
-{
-	return carve_write(arg, handle, offset, data, len);
-}
-
 static void ftp_close(void *arg, void *handle, const struct ws_ftp_file_info *info,
 		      enum ws_ftp_end how)
 {
@@ -417,11 +404,12 @@ struct ws_carve_store *ws_carve_store_new(const struct ws_carve_store_params *sp
 	struct ws_carve_store *cs = calloc(1, sizeof(*cs));
 	struct ws_ftp_track_params fp = {
 		.idle_timeout = cfg->carve.idle_timeout,
+		/* sessions in flight are bounded like transfers: one key for both */
 		.max_sessions = (size_t)cfg->carve.max_transfers,
 		.max_transfers = (size_t)cfg->carve.max_transfers,
 		.max_file_size = (uint64_t)cfg->carve.max_file_size,
 		.max_early = 65536,
-		.ops = {.expect = ftp_expect, .open = ftp_open, .write = ftp_write,
+		.ops = {.expect = ftp_expect, .open = ftp_open, .write = carve_write,
 			.close = ftp_close},
 	};
 	struct ws_carve_params p = {

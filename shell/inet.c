@@ -57,7 +57,7 @@ static bool read_part(const char *s, size_t len, size_t *i, uint64_t *out)
 			return false;
 	}
 	/* "0" alone is octal zero; "0x" with no digit is refused */
-	if (n == 0 && !(base == 8))
+	if (n == 0)
 		return false;
 	*out = v;
 	return true;

@@ -18,7 +18,6 @@
 #include "tftp.h"
 
 #define STATUS_MAX 160
-#define ERRMSG_SHOWN 100
 
 struct ws_tftp_xfer {
 	struct ws_tftp_xfer_params p;
@@ -147,16 +146,10 @@ struct ws_tftp_xfer *ws_tftp_xfer_start(const struct ws_tftp_xfer_params *p, int
 /* "tftp-error:N:msg" with the server's text cut short and made printable. */
 static enum ws_tftp_xfer_state server_error(struct ws_tftp_xfer *x, const struct ws_tftp_pkt *e)
 {
-	char msg[ERRMSG_SHOWN + 1];
-	size_t i;
+	char status[WS_ERROR_TEXT_SHOWN + 32];
 
-	for (i = 0; e->errmsg[i] && i < ERRMSG_SHOWN; i++) {
-		unsigned char c = (unsigned char)e->errmsg[i];
-
-		msg[i] = c >= 0x20 && c < 0x7f && c != ':' ? (char)c : '?';
-	}
-	msg[i] = '\0';
-	return finish(x, false, "tftp-error:%u:%s", e->errcode, msg);
+	ws_error_status(status, sizeof(status), "tftp", e->errcode, e->errmsg);
+	return finish(x, false, "%s", status);
 }
 
 static enum ws_tftp_xfer_state on_oack(struct ws_tftp_xfer *x, const struct ws_tftp_pkt *o,

@@ -33,7 +33,7 @@ check_case() {	# NAME FILTER WANT_EVENTS
 	ip netns exec "$nsa" tcpreplay -q -t -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "$name: tcpreplay failed"
 	sleep 1.5
 	kill -TERM "$wspid"
-	wait "$wspid"
+	wait "$wspid" || fail "$name: live sensor exit status $?"
 	pids=
 	local n_off n_live
 	n_off=$(rows "$off/blasterlog.txt" | wc -l)

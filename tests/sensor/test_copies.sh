@@ -28,7 +28,9 @@ run() {	# SERVED_DIR OUT
 	/usr/sbin/in.tftpd -L -a "127.0.0.1:$port" -s "$1" -u nobody &
 	tp=$!
 	sleep 0.3
-	printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  timeout: 1\n  retries: 2\n' "$port" >"$work/ws.yaml"
+	# FTP fetches aimed at the same closed local port: nothing leaves this machine
+	printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  ftp_redirect: "127.0.0.1:%s"\n  timeout: 1\n  retries: 2\n' \
+		"$port" "$port" >"$work/ws.yaml"
 	"$ws" -r "$root/pcaps/blaster-basic.pcap" -c "$work/ws.yaml" -o "$2" --fetch >/dev/null 2>&1
 	kill "$tp"
 	wait "$tp" 2>/dev/null

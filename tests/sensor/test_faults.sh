@@ -146,8 +146,10 @@ else
 fi
 
 # ------------------------------------------------ fetcher killed mid-transfer
-command -v tcpreplay >/dev/null || { echo "SKIP: tcpreplay missing"; exit 77; }
-ip netns add "${tag}a" 2>/dev/null || { echo "SKIP: no network namespaces"; exit 77; }
+# a skip from here on must not hide a failure above
+skip_rest() { echo "SKIP: $*"; [ "$failed" = 0 ] || exit 1; exit 77; }
+command -v tcpreplay >/dev/null || skip_rest "tcpreplay missing"
+ip netns add "${tag}a" 2>/dev/null || skip_rest "no network namespaces"
 ip netns add "${tag}b"
 ip link add "${tag}0" type veth peer name "${tag}1"
 ip link set "${tag}0" netns "${tag}a"

@@ -77,6 +77,8 @@ if [ -f "$met" ]; then
 	expect "Meterpreter on 4444 is not taken for a shell" "$stage" \
 		'attacker=unknown victim_hint=none screen_client=none screen_server=none'
 	echo "     $(wc -l <<<"$out") streams with data"
+else
+	echo "skip $met: not in ../shared (the Meterpreter checks did not run)"
 fi
 echo "public shell captures: $fail failed"
 [ "$fail" = 0 ]

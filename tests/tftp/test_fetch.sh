@@ -125,7 +125,8 @@ done
 # The capture also carries the transfer, so the wire copy and the fetched copy
 # meet: one file is kept, both results are logged.
 cfg=$work/ws.yaml
-printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  timeout: 1\n  retries: 1\n' "$port" >"$cfg"
+printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  ftp_redirect: "127.0.0.1:%s"\n  timeout: 1\n  retries: 1\n' \
+	"$port" "$port" >"$cfg"
 cp "$root/pcaps/blaster-basic.pcap" "$work/"
 "$ws" -r "$work/blaster-basic.pcap" -c "$cfg" -o "$work/wsout" --fetch >"$work/ws.out" 2>"$work/ws.err"
 rc=$?
@@ -149,7 +150,8 @@ n=$(ls "$work/wsout"/blast_msblast_1.bin* 2>/dev/null | wc -l)
 ls -a "$work/wsout" | grep -q '^\.tmp' && bad "temp files left behind"
 
 # A GET the policy refuses is logged as denied, and nothing is sent.
-printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  allow: [192.0.2.0/24]\n' "$port" >"$cfg"
+printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  ftp_redirect: "127.0.0.1:%s"\n  allow: [192.0.2.0/24]\n' \
+	"$port" "$port" >"$cfg"
 "$ws" -r "$work/blaster-basic.pcap" -c "$cfg" -o "$work/wsout2" --fetch >/dev/null 2>&1
 grep -q $'\tget\t81.132.114.254\tdenied$' "$work/wsout2/blasterlog.txt" && ok "allow list: denied" || bad "allow list not applied"
 awk -F'\t' '$10=="fetch"' "$work/wsout2/fetchlog.txt" | grep -q . && bad "a denied GET was fetched"
