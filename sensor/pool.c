@@ -268,6 +268,9 @@ static void reap(struct pool *p, unsigned i)
 	do
 		pid = waitpid(p->m[i].pid, &st, 0);
 	while (pid < 0 && errno == EINTR);
+	/* a stop sent to the whole group (systemd, ^C) may reach a worker first */
+	if (sig->stop)
+		stop_all(p, 0);
 	if (pid < 0 || (WIFEXITED(st) && WEXITSTATUS(st) == 0 && p->stopping))
 		return;
 	if (WIFSIGNALED(st))
