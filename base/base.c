@@ -98,3 +98,116 @@ const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned c
 	snprintf(buf, cap, "%s-error:%u:%s", proto, code, msg);
 	return buf;
 }
+
+/* ------------------------------------------------------------------- writer */
+
+void ws_put(struct ws_wbuf *w, const void *b, size_t n)
+{
+	if (w->err || w->cap - w->len < n) {
+		w->err = true;
+		return;
+	}
+	if (n)
+		memcpy(w->p + w->len, b, n);
+	w->len += n;
+}
+
+void ws_put_u8(struct ws_wbuf *w, uint8_t v)
+{
+	ws_put(w, &v, 1);
+}
+
+void ws_put_be16(struct ws_wbuf *w, uint16_t v)
+{
+	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+
+	ws_put(w, b, 2);
+}
+
+void ws_put_be32(struct ws_wbuf *w, uint32_t v)
+{
+	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+	ws_put(w, b, 4);
+}
+
+void ws_put_be64(struct ws_wbuf *w, uint64_t v)
+{
+	ws_put_be32(w, (uint32_t)(v >> 32));
+	ws_put_be32(w, (uint32_t)v);
+}
+
+void ws_put_bytes16(struct ws_wbuf *w, const void *b, size_t n)
+{
+	if (n > 0xffff) {
+		w->err = true;
+		return;
+	}
+	ws_put_be16(w, (uint16_t)n);
+	ws_put(w, b, n);
+}
+
+void ws_put_endpoint(struct ws_wbuf *w, const struct ws_endpoint *e)
+{
+	ws_put_u8(w, e->addr.family);
+	ws_put(w, e->addr.a, sizeof(e->addr.a));
+	ws_put_be16(w, e->port);
+}
+
+const uint8_t *ws_cur_bytes16(struct ws_cursor *c, size_t *n)
+{
+	*n = ws_cur_be16(c);
+	if (c->err) {
+		*n = 0;
+		return NULL;
+	}
+	return ws_cur_bytes(c, *n);
+}
+
+void ws_cur_endpoint(struct ws_cursor *c, struct ws_endpoint *e)
+{
+	e->addr.family = ws_cur_u8(c);
+	ws_cur_copy(c, e->addr.a, sizeof(e->addr.a));
+	e->port = ws_cur_be16(c);
+}
+
+struct ws_wbuf ws_msg_begin(void *buf, size_t cap, uint32_t type)
+{
+	struct ws_wbuf w = ws_wbuf(buf, cap);
+
+	ws_put_be32(&w, type);
+	ws_put_be32(&w, 0);	/* payload length, set by ws_msg_finish */
+	return w;
+}
+
+size_t ws_msg_finish(struct ws_wbuf *w)
+{
+	uint32_t n;
+
+	if (w->err || w->len < WS_MSG_HDR_LEN)
+		return 0;
+	n = (uint32_t)(w->len - WS_MSG_HDR_LEN);
+	w->p[4] = (uint8_t)(n >> 24);
+	w->p[5] = (uint8_t)(n >> 16);
+	w->p[6] = (uint8_t)(n >> 8);
+	w->p[7] = (uint8_t)n;
+	return w->len;
+}
+
+struct ws_cursor ws_msg_open(const void *buf, size_t len, uint32_t type)
+{
+	struct ws_cursor c = ws_cursor(buf, len);
+	uint32_t t = ws_cur_be32(&c), n = ws_cur_be32(&c);
+
+	if (c.err || t != type || n != c.left)
+		c.err = true;
+	return c;
+}
+
+uint32_t ws_msg_type(const void *buf, size_t len)
+{
+	struct ws_cursor c = ws_cursor(buf, len);
+	uint32_t t = ws_cur_be32(&c);
+
+	return c.err ? 0 : t;
+}

@@ -181,4 +181,47 @@ static inline struct ws_cursor ws_cur_sub(struct ws_cursor *c, size_t n)
 	return s;
 }
 
+/* ------------------------------------------------------------------- writer */
+
+/*
+ * The cursor's counterpart for building messages between our own processes:
+ * integers big-endian, byte strings as a u16 length then the bytes. Writes
+ * past cap set the sticky err and write nothing more.
+ */
+struct ws_wbuf {
+	uint8_t *p;
+	size_t cap, len;
+	bool err;
+};
+
+static inline struct ws_wbuf ws_wbuf(void *buf, size_t cap)
+{
+	struct ws_wbuf w = {(uint8_t *)buf, cap, 0, false};
+
+	return w;
+}
+
+void ws_put(struct ws_wbuf *w, const void *b, size_t n);
+void ws_put_u8(struct ws_wbuf *w, uint8_t v);
+void ws_put_be16(struct ws_wbuf *w, uint16_t v);
+void ws_put_be32(struct ws_wbuf *w, uint32_t v);
+void ws_put_be64(struct ws_wbuf *w, uint64_t v);
+/* n bytes as u16 length + bytes (err when n > 65535). */
+void ws_put_bytes16(struct ws_wbuf *w, const void *b, size_t n);
+/* Family, the 16 address bytes, port. */
+void ws_put_endpoint(struct ws_wbuf *w, const struct ws_endpoint *e);
+/* The reads matching ws_put_bytes16 (a pointer into the buffer) and ws_put_endpoint. */
+const uint8_t *ws_cur_bytes16(struct ws_cursor *c, size_t *n);
+void ws_cur_endpoint(struct ws_cursor *c, struct ws_endpoint *e);
+
+/* A message: u32 type, u32 payload length, then the payload. */
+#define WS_MSG_HDR_LEN 8
+struct ws_wbuf ws_msg_begin(void *buf, size_t cap, uint32_t type);
+/* The message's length with its header filled in; 0 if anything did not fit. */
+size_t ws_msg_finish(struct ws_wbuf *w);
+/* The payload of exactly one message of this type, or an errored cursor. */
+struct ws_cursor ws_msg_open(const void *buf, size_t len, uint32_t type);
+/* The type of the message in buf, 0 when too short. */
+uint32_t ws_msg_type(const void *buf, size_t len);
+
 #endif

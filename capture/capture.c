@@ -548,24 +548,36 @@ static void fanout_program(struct bpf_builder *b, unsigned nworkers)
 	resolve(b);
 }
 
-/* Join fanout group on the packet socket fd with the program above. */
-static int fanout_join(int fd, unsigned group, unsigned nworkers, char *err, size_t errlen)
+/*
+ * Join fanout group *group on the packet socket fd with the program above;
+ * *group 0: the kernel picks an id no other group in the namespace has
+ * (PACKET_FANOUT_FLAG_UNIQUEID, packet(7)), returned in *group for the
+ * other members to join.
+ */
+static int fanout_join(int fd, unsigned *group, unsigned nworkers, char *err, size_t errlen)
 {
 	struct bpf_builder b = {.n = 0};
 	struct sock_fprog prog;
-	int arg = (int)(group | (unsigned)PACKET_FANOUT_CBPF << 16);
+	unsigned flags = PACKET_FANOUT_CBPF | (*group ? 0 : PACKET_FANOUT_FLAG_UNIQUEID);
+	int arg = (int)(*group | flags << 16);
+	socklen_t len = sizeof(arg);
 
 	fanout_program(&b, nworkers);
 	prog.len = (unsigned short)b.n;
 	prog.filter = b.insn;
 	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
-		snprintf(err, errlen, "PACKET_FANOUT group %u: %s", group, strerror(errno));
+		snprintf(err, errlen, "PACKET_FANOUT group %u: %s", *group, strerror(errno));
 		return -1;
 	}
 	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &prog, sizeof(prog)) < 0) {
 		snprintf(err, errlen, "PACKET_FANOUT_DATA: %s", strerror(errno));
 		return -1;
 	}
+	if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) < 0) {
+		snprintf(err, errlen, "PACKET_FANOUT (reading the group back): %s", strerror(errno));
+		return -1;
+	}
+	*group = (unsigned)arg & 0xffff;
 	return 0;
 }
 
@@ -642,14 +654,14 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
 }
 
 struct ws_capture *ws_capture_open_live_fanout(const char *iface, const struct ws_config *cfg,
-					       unsigned fanout_group, unsigned nworkers,
+					       unsigned *fanout_group, unsigned nworkers,
 					       char *err, size_t errlen)
 {
 	pcap_t *p;
 
-	if (fanout_group < 1 || fanout_group > 0xffff || nworkers < 1 || nworkers > 64) {
+	if (*fanout_group > 0xffff || nworkers < 1 || nworkers > 64) {
 		snprintf(err, errlen, "%s: fanout group %u or %u workers out of range", iface,
-			 fanout_group, nworkers);
+			 *fanout_group, nworkers);
 		return NULL;
 	}
 	p = activate(iface, cfg, err, errlen);

@@ -59,8 +59,10 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
 					char *err, size_t errlen);
 /*
  * Live on iface as one of nworkers members of PACKET_FANOUT group
- * fanout_group (1..65535, unique per network namespace; every member opens
- * the same iface with the same group and nworkers). The kernel hands each
+ * *fanout_group (1..65535, unique per network namespace; every member opens
+ * the same iface with the same group and nworkers). The first member may
+ * pass 0: the kernel then picks an id no other group uses and it is
+ * returned in *fanout_group for the others. The kernel hands each
  * frame to member hash % nworkers, the hash being symmetric in the IPv4
  * source and destination addresses (outermost VLAN tag in metadata, one
  * more 802.1Q/QinQ tag and MPLS labels skipped), so both directions of a
@@ -68,7 +70,7 @@ struct ws_capture *ws_capture_open_live(const char *iface, const struct ws_confi
  * transfer) reach the same member. Frames without IPv4 go to member 0.
  */
 struct ws_capture *ws_capture_open_live_fanout(const char *iface, const struct ws_config *cfg,
-					       unsigned fanout_group, unsigned nworkers,
+					       unsigned *fanout_group, unsigned nworkers,
 					       char *err, size_t errlen);
 /* Fanout members to open: configured, or 0 for the number of online CPUs (at most 8). */
 unsigned ws_capture_workers(unsigned configured);

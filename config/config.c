@@ -73,6 +73,7 @@ static const struct key keys[] = {
 	{"capture.promiscuous", K_BOOL, F(capture.promiscuous), 0, 0, 0},
 	{"capture.timeout_ms", K_INT, F(capture.timeout_ms), 1, 10000, 0},
 	{"capture.filter", K_FILTER, F(capture.filter), 0, 0, 0},
+	{"capture.workers", K_INT, F(capture.workers), 0, 64, 0},
 	{"reassembly", K_SECTION, 0, 0, 0, 0, 0},
 	{"reassembly.max_streams", K_INT, F(reassembly.max_streams), 16, 4194304, 0},
 	{"reassembly.idle_timeout", K_INT, F(reassembly.idle_timeout), 1, 86400, 0},

@@ -62,6 +62,7 @@ struct ws_config {
 		bool promiscuous;
 		int timeout_ms;		/* live read timeout, 1 .. 10000 */
 		char filter[WS_CFG_FILTER_MAX];	/* pcap-filter on the IPv4 packet; "" = none */
+		int workers;		/* live capture processes, 0 .. 64; 0 = the CPUs (at most 8) */
 	} capture;
 
 	struct {

@@ -9,50 +9,7 @@
 
 #include "fetch.h"
 
-#define HDR_LEN 8
-
-struct wbuf {
-	uint8_t *p;
-	size_t cap, len;
-	bool err;
-};
-
-static void put(struct wbuf *w, const void *b, size_t n)
-{
-	if (w->err || w->cap - w->len < n) {
-		w->err = true;
-		return;
-	}
-	memcpy(w->p + w->len, b, n);
-	w->len += n;
-}
-
-static void put_u8(struct wbuf *w, uint8_t v)
-{
-	put(w, &v, 1);
-}
-
-static void put_be16(struct wbuf *w, uint16_t v)
-{
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	put(w, b, 2);
-}
-
-static void put_be32(struct wbuf *w, uint32_t v)
-{
-	uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-	put(w, b, 4);
-}
-
-static void put_be64(struct wbuf *w, uint64_t v)
-{
-	put_be32(w, (uint32_t)(v >> 32));
-	put_be32(w, (uint32_t)v);
-}
-
-static void put_str(struct wbuf *w, const char *s, size_t cap)
+static void put_str(struct ws_wbuf *w, const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
 
@@ -60,38 +17,12 @@ static void put_str(struct wbuf *w, const char *s, size_t cap)
 		w->err = true;
 		return;
 	}
-	put_be16(w, (uint16_t)n);
-	put(w, s, n);
+	ws_put_bytes16(w, s, n);
 }
 
-static void put_addr(struct wbuf *w, const struct ws_endpoint *e)
+static struct ws_wbuf begin(uint8_t *buf, size_t cap, uint32_t type)
 {
-	put_u8(w, e->addr.family);
-	put(w, e->addr.a, sizeof(e->addr.a));
-	put_be16(w, e->port);
-}
-
-static void begin(struct wbuf *w, uint8_t *buf, size_t cap, uint32_t type)
-{
-	w->p = buf;
-	w->cap = cap < WS_FETCH_MSG_MAX ? cap : WS_FETCH_MSG_MAX;
-	w->len = 0;
-	w->err = false;
-	put_be32(w, type);
-	put_be32(w, 0);		/* payload length, set by finish() */
-}
-
-static size_t finish(struct wbuf *w)
-{
-	uint32_t n = (uint32_t)(w->len - HDR_LEN);
-
-	if (w->err)
-		return 0;
-	w->p[4] = (uint8_t)(n >> 24);
-	w->p[5] = (uint8_t)(n >> 16);
-	w->p[6] = (uint8_t)(n >> 8);
-	w->p[7] = (uint8_t)n;
-	return w->len;
+	return ws_msg_begin(buf, cap < WS_FETCH_MSG_MAX ? cap : WS_FETCH_MSG_MAX, type);
 }
 
 /* A string into dst[cap]: no NUL inside, shorter than cap. */
@@ -118,9 +49,7 @@ static void get_str(struct ws_cursor *c, char *dst, size_t cap)
 
 static void get_addr(struct ws_cursor *c, struct ws_endpoint *e)
 {
-	e->addr.family = ws_cur_u8(c);
-	ws_cur_copy(c, e->addr.a, sizeof(e->addr.a));
-	e->port = ws_cur_be16(c);
+	ws_cur_endpoint(c, e);
 	if (e->addr.family != WS_AF_INET && e->addr.family != WS_AF_INET6)
 		c->err = true;
 }
@@ -128,20 +57,16 @@ static void get_addr(struct ws_cursor *c, struct ws_endpoint *e)
 /* The payload of a message of the given type, or an errored cursor. */
 static struct ws_cursor open_msg(const uint8_t *buf, size_t len, uint32_t type)
 {
-	struct ws_cursor c = ws_cursor(buf, len);
-	uint32_t t = ws_cur_be32(&c), n = ws_cur_be32(&c);
+	struct ws_cursor c = ws_msg_open(buf, len, type);
 
-	if (c.err || t != type || n != c.left || len > WS_FETCH_MSG_MAX)
+	if (len > WS_FETCH_MSG_MAX)
 		c.err = true;
 	return c;
 }
 
 uint32_t ws_fetch_msg_type(const uint8_t *buf, size_t len)
 {
-	struct ws_cursor c = ws_cursor(buf, len);
-	uint32_t t = ws_cur_be32(&c);
-
-	return c.err ? 0 : t;
+	return ws_msg_type(buf, len);
 }
 
 bool ws_fetch_stem_ok(const char *s)
@@ -157,17 +82,16 @@ bool ws_fetch_stem_ok(const char *s)
 
 size_t ws_fetch_req_encode(const struct ws_fetch_req *r, uint8_t *buf, size_t cap)
 {
-	struct wbuf w;
+	struct ws_wbuf w = begin(buf, cap, WS_FMSG_REQ);
 
-	begin(&w, buf, cap, WS_FMSG_REQ);
-	put_be64(&w, r->eventid);
-	put_u8(&w, r->proto);
-	put_addr(&w, &r->server);
+	ws_put_be64(&w, r->eventid);
+	ws_put_u8(&w, r->proto);
+	ws_put_endpoint(&w, &r->server);
 	put_str(&w, r->remote, sizeof(r->remote));
 	put_str(&w, r->user, sizeof(r->user));
 	put_str(&w, r->pass, sizeof(r->pass));
 	put_str(&w, r->stem, sizeof(r->stem));
-	return finish(&w);
+	return ws_msg_finish(&w);
 }
 
 int ws_fetch_req_decode(const uint8_t *buf, size_t len, struct ws_fetch_req *out)
@@ -191,17 +115,16 @@ int ws_fetch_req_decode(const uint8_t *buf, size_t len, struct ws_fetch_req *out
 
 size_t ws_fetch_res_encode(const struct ws_fetch_res *r, uint8_t *buf, size_t cap)
 {
-	struct wbuf w;
+	struct ws_wbuf w = begin(buf, cap, WS_FMSG_RES);
 
-	begin(&w, buf, cap, WS_FMSG_RES);
-	put_be64(&w, r->eventid);
-	put_u8(&w, r->ok);
-	put_be64(&w, r->bytes);
+	ws_put_be64(&w, r->eventid);
+	ws_put_u8(&w, r->ok);
+	ws_put_be64(&w, r->bytes);
 	put_str(&w, r->status, sizeof(r->status));
 	put_str(&w, r->md5, sizeof(r->md5));
 	put_str(&w, r->sha256, sizeof(r->sha256));
 	put_str(&w, r->path, sizeof(r->path));
-	return finish(&w);
+	return ws_msg_finish(&w);
 }
 
 static bool hex_ok(const char *s, size_t want)
@@ -239,11 +162,10 @@ int ws_fetch_res_decode(const uint8_t *buf, size_t len, struct ws_fetch_res *out
 
 size_t ws_fetch_discard_encode(const char *path, uint8_t *buf, size_t cap)
 {
-	struct wbuf w;
+	struct ws_wbuf w = begin(buf, cap, WS_FMSG_DISCARD);
 
-	begin(&w, buf, cap, WS_FMSG_DISCARD);
 	put_str(&w, path, WS_FETCH_PATH_MAX);
-	return finish(&w);
+	return ws_msg_finish(&w);
 }
 
 int ws_fetch_discard_decode(const uint8_t *buf, size_t len, char path[WS_FETCH_PATH_MAX])

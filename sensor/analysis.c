@@ -92,23 +92,36 @@ static void on_shell_event(const struct ws_shell_event *sev, void *arg)
 	uint64_t id;
 
 	ws_shell_server_text(sev, server, sizeof(server));
-	id = ws_super_command(an->sup, &ev);
+	id = an->sink.command(an->sink.arg, &ev);
 	an->events++;
 	if (!ec->flow->shell)
 		ws_reasm_protect(ec->flow);
 	if (ev.action == WS_ACT_GET || ev.action == WS_ACT_FTP_GET) {
-		struct ws_addr named = sev->addr;
+		struct ws_relay_note n = {
+			.eventid = id,
+			.proto = ev.action == WS_ACT_GET ? WS_CARVE_TFTP : WS_CARVE_FTP,
+			.ts = ev.ts,
+			.victim = ev.victim.addr,
+			.attacker = ev.attacker.addr,
+			.host = sev->addr,
+			.port = ev.port,
+		};
 
-		if (ev.action == WS_ACT_FTP_GET && !is_ftp_port(an, ev.port) &&
-		    an->nftp_ports < WS_ANALYSIS_FTP_PORTS) {
-			an->ftp_ports[an->nftp_ports++] = ev.port;
-			ws_reasm_follow_port(ev.port);	/* the victim's FTP session to come */
-		}
-		if (an->carve)
-			ws_carve_store_note_get(an->carve, id,
-						ev.action == WS_ACT_GET ? WS_CARVE_TFTP : WS_CARVE_FTP,
-						&ev.victim.addr, &ev.attacker.addr, &named, file, &ev.ts);
+		snprintf(n.file, sizeof(n.file), "%s", file);
+		ws_analysis_note(an, &n);
 	}
+}
+
+void ws_analysis_note(struct ws_analysis *an, const struct ws_relay_note *n)
+{
+	if (n->proto == WS_CARVE_FTP && !is_ftp_port(an, n->port) &&
+	    an->nftp_ports < WS_ANALYSIS_FTP_PORTS) {
+		an->ftp_ports[an->nftp_ports++] = n->port;
+		ws_reasm_follow_port(n->port);	/* the victim's FTP session to come */
+	}
+	if (an->carve)
+		ws_carve_store_note_get(an->carve, n->eventid, n->proto, &n->victim, &n->attacker,
+					&n->host, n->file, &n->ts);
 }
 
 static struct ws_ftp_flow ftp_flow_of(const struct ws_flow_info *flow)

@@ -32,6 +32,7 @@
 #define RECENT_GETS 256
 #define NAME_TRIES 1000
 #define EARLY_SLACK 5		/* seconds a transfer may appear before its GET line completes */
+#define PARKED_MAX 64
 
 struct recent_get {
 	uint64_t eventid;
@@ -49,6 +50,34 @@ struct carve_file {
 	char tmp[64];
 };
 
+/* What a finished transfer was, for the store: the same for both protocols. */
+struct done_xfer {
+	const char *proto;		/* "tftp" or "ftp": the stored name's prefix */
+	const char *filename;		/* raw */
+	const char *status;		/* "ok" when complete */
+	bool complete;
+	uint64_t bytes;			/* the file's size when complete */
+	struct timeval last;
+	uint8_t ipproto;
+	struct ws_endpoint client, server;	/* the transfer (the row's flow) */
+	struct ws_endpoint named;	/* the row's Server column */
+	/* for matching a GET later (another worker's note) */
+	int kind;			/* WS_CARVE_TFTP or WS_CARVE_FTP */
+	bool upload;
+	struct ws_addr victim, host;
+	struct timeval first;
+};
+
+/* A complete transfer no GET matched yet, waiting for a note from another worker. */
+struct parked {
+	struct carve_file *f;
+	struct done_xfer d;	/* filename and status: the copies below */
+	char *filename, *status;
+	int64_t deadline_ms;
+};
+
+
+
 struct ws_carve_store {
 	const struct ws_config *cfg;
 	int dirfd;
@@ -60,6 +89,8 @@ struct ws_carve_store {
 	uint64_t inflight;	/* bytes held by unfinished transfers */
 	uint64_t next_wire;	/* n of tftp_<stem>_<n>.bin and ftp_<stem>_<n>.bin */
 	struct ws_carve_store_stats st;
+	struct parked parked[PARKED_MAX];
+	size_t nparked;
 	struct ws_carve_stats tracker_final;	/* once the tracker is gone */
 	struct ws_ftp_track_stats ftp_final;
 };
@@ -104,6 +135,8 @@ static void file_key(char *dst, size_t cap, const char *file)
 	dst[i] = '\0';
 }
 
+static void unpark_matching(struct ws_carve_store *cs);
+
 void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, int proto,
 			     const struct ws_addr *victim, const struct ws_addr *attacker,
 			     const struct ws_addr *host, const char *file, const struct timeval *ts)
@@ -117,6 +150,8 @@ void ws_carve_store_note_get(struct ws_carve_store *cs, uint64_t eventid, int pr
 	g->host = *host;
 	file_key(g->file, sizeof(g->file), file);
 	g->when = ts->tv_sec;
+	if (cs->nparked)
+		unpark_matching(cs);
 }
 
 /*
@@ -242,19 +277,6 @@ static const char *end_status(enum ws_carve_end how, const struct ws_carve_info 
 	return ws_error_status(buf, cap, "tftp", info->errcode, info->errmsg);
 }
 
-/* What a finished transfer was, for the store: the same for both protocols. */
-struct done_xfer {
-	const char *proto;		/* "tftp" or "ftp": the stored name's prefix */
-	const char *filename;		/* raw */
-	const char *status;		/* "ok" when complete */
-	bool complete;
-	uint64_t bytes;			/* the file's size when complete */
-	struct timeval last;
-	uint8_t ipproto;
-	struct ws_endpoint client, server;	/* the transfer (the row's flow) */
-	struct ws_endpoint named;	/* the row's Server column */
-};
-
 static void report_file(struct ws_carve_store *cs, const struct done_xfer *d, uint64_t eventid,
 			const char *status, uint64_t bytes, const char *md5, const char *sha,
 			const char *path)
@@ -283,7 +305,7 @@ static void report_file(struct ws_carve_store *cs, const struct done_xfer *d, ui
 }
 
 /* Hash, name and report a finished transfer's file; the temp file goes. */
-static void file_close(struct ws_carve_store *cs, struct carve_file *f, const struct done_xfer *d)
+static void store_file(struct ws_carve_store *cs, struct carve_file *f, const struct done_xfer *d)
 {
 	char stem[80], final[256] = "", md5[33] = "", sha[65] = "", sbuf[160];
 	const char *status = d->status;
@@ -326,6 +348,84 @@ static void file_close(struct ws_carve_store *cs, struct carve_file *f, const st
 	free(f);
 }
 
+static void unpark(struct ws_carve_store *cs, size_t i)
+{
+	struct parked *pk = &cs->parked[i];
+
+	store_file(cs, pk->f, &pk->d);
+	free(pk->filename);
+	free(pk->status);
+	cs->parked[i] = cs->parked[--cs->nparked];
+}
+
+/*
+ * Several capture workers: the GET this transfer answers may have been seen
+ * by another worker (the session and the transfer are between different
+ * address pairs), and its note may still be on its way. A complete
+ * transfer nothing matched waits hold_ms for it; then it is stored
+ * unmatched. false: not parked (store it now).
+ */
+static bool park(struct ws_carve_store *cs, struct carve_file *f, const struct done_xfer *d)
+{
+	struct parked *pk;
+
+	if (cs->p.hold_ms <= 0 || !d->complete || d->upload || f->eventid || f->write_errno)
+		return false;
+	if (cs->nparked == PARKED_MAX)
+		unpark(cs, 0);
+	pk = &cs->parked[cs->nparked];
+	pk->filename = strdup(d->filename);
+	pk->status = strdup(d->status);
+	if (!pk->filename || !pk->status) {
+		free(pk->filename);
+		free(pk->status);
+		return false;
+	}
+	pk->f = f;
+	pk->d = *d;
+	pk->d.filename = pk->filename;
+	pk->d.status = pk->status;
+	pk->deadline_ms = ws_now_ms() + cs->p.hold_ms;
+	cs->nparked++;
+	return true;
+}
+
+/* A GET was noted: parked transfers it answers are stored under its EventID. */
+static void unpark_matching(struct ws_carve_store *cs)
+{
+	for (size_t i = 0; i < cs->nparked;) {
+		struct parked *pk = &cs->parked[i];
+
+		pk->f->eventid = match_get(cs, pk->d.kind, &pk->d.victim, &pk->d.host,
+					   pk->d.filename, &pk->d.first);
+		if (pk->f->eventid)
+			unpark(cs, i);	/* the last one moved to i */
+		else
+			i++;
+	}
+}
+
+static void unpark_expired(struct ws_carve_store *cs, bool all)
+{
+	int64_t now = ws_now_ms();
+
+	for (size_t i = 0; i < cs->nparked;) {
+		if (all || cs->parked[i].deadline_ms <= now)
+			unpark(cs, i);
+		else
+			i++;
+	}
+}
+
+static void file_close(struct ws_carve_store *cs, struct carve_file *f, const struct done_xfer *d)
+{
+	/* a GET noted while the transfer ran counts too */
+	if (!f->eventid && !d->upload)
+		f->eventid = match_get(cs, d->kind, &d->victim, &d->host, d->filename, &d->first);
+	if (!park(cs, f, d))
+		store_file(cs, f, d);
+}
+
 static void carve_close(void *arg, void *handle, const struct ws_carve_info *info,
 			enum ws_carve_end how)
 {
@@ -342,6 +442,11 @@ static void carve_close(void *arg, void *handle, const struct ws_carve_info *inf
 		.client = {info->client, info->client_port},
 		.server = {info->server, info->server_port},
 		.named = {info->server, info->server_port},
+		.kind = WS_CARVE_TFTP,
+		.upload = info->upload,
+		.victim = info->client,
+		.host = info->server,
+		.first = info->first,
 	};
 
 	file_close(cs, handle, &d);
@@ -387,6 +492,11 @@ static void ftp_close(void *arg, void *handle, const struct ws_ftp_file_info *in
 		.client = have_data ? info->data.client : info->control.client,
 		.server = have_data ? info->data.server : info->control.server,
 		.named = info->control.server,
+		.kind = WS_CARVE_FTP,
+		.upload = info->upload,
+		.victim = info->control.client.addr,
+		.host = info->control.server.addr,
+		.first = info->first,
 	};
 
 	file_close(cs, handle, &d);
@@ -451,6 +561,8 @@ void ws_carve_store_datagram(struct ws_carve_store *cs, const struct ws_endpoint
 
 void ws_carve_store_sweep(struct ws_carve_store *cs, const struct timeval *now)
 {
+	if (cs->nparked)
+		unpark_expired(cs, false);
 	if (cs->tracker)
 		ws_carver_sweep(cs->tracker, now);
 	if (cs->ftp)
@@ -471,6 +583,7 @@ void ws_carve_store_finish(struct ws_carve_store *cs)
 {
 	if (!cs || !cs->tracker)
 		return;
+	cs->p.hold_ms = 0;	/* what the trackers close now is stored at once */
 	cs->tracker_final = *ws_carver_stats(cs->tracker);
 	cs->tracker_final.incomplete += ws_carver_active(cs->tracker);
 	ws_carver_free(cs->tracker);	/* closes what is open: logged as incomplete */
@@ -479,6 +592,7 @@ void ws_carve_store_finish(struct ws_carve_store *cs)
 		cs->ftp_final = *ws_ftp_tracker_stats(cs->ftp);
 	ws_ftp_tracker_free(cs->ftp);
 	cs->ftp = NULL;
+	unpark_expired(cs, true);
 }
 
 const struct ws_ftp_track_stats *ws_carve_store_ftp_stats(const struct ws_carve_store *cs)

@@ -45,6 +45,16 @@ static const int sensor_calls[] = {
 	SC(select), SC(pselect6), SC(epoll_wait), SC(epoll_pwait),
 };
 
+/* A pool's supervisor: the sensor's calls, and its workers to stop and reap. */
+static const int pool_calls[] = {SC(wait4), SC(kill)};
+
+/* A pool worker: carved files in its chroot, its socket to the supervisor, the ring. */
+static const int worker_calls[] = {
+	SC(openat), SC(unlinkat), SC(linkat), SC(renameat), SC(ftruncate), SC(fsync),
+	SC(fdatasync), SC(recvmsg), SC(sendmsg), SC(recvfrom), SC(sendto), SC(getsockopt),
+	SC(setsockopt), SC(select), SC(pselect6),
+};
+
 /* The fetcher: its transfers' sockets and the samples area. */
 static const int fetcher_calls[] = {
 	SC(openat), SC(unlinkat), SC(linkat), SC(ftruncate), SC(connect), SC(bind),
@@ -135,6 +145,14 @@ static int role_rules(scmp_filter_ctx ctx, enum ws_role role)
 	case WS_ROLE_SENSOR:
 		rc |= allow_list(ctx, sensor_calls, sizeof(sensor_calls) / sizeof(int));
 		rc |= allow_socket(ctx, inet_unix, 3);	/* syslog output reconnecting */
+		break;
+	case WS_ROLE_POOL:
+		rc |= allow_list(ctx, sensor_calls, sizeof(sensor_calls) / sizeof(int));
+		rc |= allow_list(ctx, pool_calls, sizeof(pool_calls) / sizeof(int));
+		rc |= allow_socket(ctx, inet_unix, 3);	/* syslog output reconnecting */
+		break;
+	case WS_ROLE_WORKER:
+		rc |= allow_list(ctx, worker_calls, sizeof(worker_calls) / sizeof(int));
 		break;
 	case WS_ROLE_FETCHER:
 		rc |= allow_list(ctx, fetcher_calls, sizeof(fetcher_calls) / sizeof(int));

@@ -16,6 +16,7 @@
 #include "base.h"
 
 #include "config.h"
+#include "output.h"
 #include "reassembly.h"
 
 #define WS_FIELD_MAX 256	/* longest host or file name kept, NUL included */
@@ -105,6 +106,12 @@ struct ws_carve_store_params {
 	void (*expect)(void *arg, const struct ws_endpoint *connector,
 		       const struct ws_endpoint *listener, int ttl_s);
 	void *arg;
+	/*
+	 * Several capture workers: milliseconds a complete transfer no GET
+	 * matched waits for a GET another worker saw (ws_carve_store_note_get)
+	 * before it is stored unmatched; 0 alone.
+	 */
+	int hold_ms;
 };
 
 #define WS_CARVE_TFTP 1
@@ -144,7 +151,8 @@ struct ws_ids {
 	char name[64];
 };
 
-enum ws_role { WS_ROLE_MONITOR, WS_ROLE_SENSOR, WS_ROLE_FETCHER };
+/* SENSOR: capture and supervisor in one process; POOL: the supervisor of WORKERs. */
+enum ws_role { WS_ROLE_MONITOR, WS_ROLE_SENSOR, WS_ROLE_FETCHER, WS_ROLE_POOL, WS_ROLE_WORKER };
 
 /* prctl(PR_SET_NAME): ws-monitor, ws-sensor, ws-fetcher. */
 void ws_set_proc_name(const char *name);
@@ -208,6 +216,40 @@ int ws_monitor_run(struct ws_run *run);
 /* ws-sensor: capture, analysis, EventIDs, every log. ctl: its socket to the monitor. */
 int ws_sensor_run(struct ws_run *run, int ctl);
 
+struct ws_super_stats;
+
+/*
+ * Live capture on several cores: ws-sensor opens nworkers members of one
+ * PACKET_FANOUT group, forks a worker (ws-worker) for each, then supervises
+ * them (sensor/pool.c): EventIDs, fetches and every log stay here.
+ */
+int ws_pool_run(struct ws_run *run, int ctl, unsigned nworkers);
+
+struct ws_capture;
+
+/* Signals as flags for a process's loop. */
+struct ws_signals {
+	volatile sig_atomic_t stop, second_stop, hup, usr1, usr2;
+};
+/*
+ * Handlers for INT/TERM (stop; second_stop on a second one), HUP, USR1 and
+ * USR2; SIGPIPE ignored. A stop breaks cap (if not NULL) out of its loop.
+ */
+struct ws_signals *ws_signals_install(struct ws_capture *cap);
+
+/* What a pool worker starts with: nothing else is open in it. */
+struct ws_worker_start {
+	struct ws_capture *cap;		/* its fanout member */
+	int relay;			/* its socket to the supervisor */
+	int dirfd;			/* the output directory (carved files) */
+	unsigned index, nworkers;
+};
+/* A pool worker's life: capture and analysis until stopped. Never returns. */
+__attribute__((noreturn)) void ws_worker_main(struct ws_run *run,
+					      const struct ws_worker_start *start);
+/* The pool supervisor's statistics (events, fetches, its own counters). */
+void ws_print_pool_stats(const struct ws_super_stats *ss, const char *when, unsigned nworkers);
+
 /* The fetcher's entry after re-exec: argv as the monitor built it. Never returns. */
 void ws_fetcher_child_main(int argc, char **argv);
 #define WS_FETCHER_CHILD_FLAG "--ws-fetcher-child"
@@ -258,6 +300,9 @@ uint64_t ws_super_command(struct ws_super *s, const struct ws_cmd_event *ev);
 /* A file record (wire or fetch): Known filled in, written. */
 void ws_super_file(struct ws_super *s, struct ws_file_record *r);
 void ws_super_warning(struct ws_super *s, const struct ws_warn_record *r);
+struct pollfd;
+/* The descriptors ws_super_poll reads (fetcher, monitor), for the caller's poll(). */
+size_t ws_super_pollfds(const struct ws_super *s, struct pollfd *pfd, size_t cap);
 /* Results from the fetcher and messages from the monitor; never blocks. */
 void ws_super_poll(struct ws_super *s);
 void ws_super_probe_fetcher(struct ws_super *s);
@@ -267,14 +312,81 @@ const struct ws_super_stats *ws_super_stats(const struct ws_super *s);
 void ws_super_finish(struct ws_super *s, volatile sig_atomic_t *stop);
 void ws_super_close(struct ws_super *s);
 
+/* ------------------------------------------------------------------ relay */
+
+/*
+ * Worker <-> supervisor messages (SOCK_SEQPACKET, sensor/relay.c), for live
+ * capture on several cores. Encoders return the length, 0 when it does not
+ * fit; decoders 0, or -1 for anything but exactly one well-formed message.
+ */
+#define WS_RELAY_MSG_MAX 16384
+#define WS_RELAY_CMD 0x57535243u	/* worker -> supervisor: a command, wants WS_RELAY_ID */
+#define WS_RELAY_ID 0x57535249u		/* supervisor -> worker: its EventID */
+#define WS_RELAY_FILE 0x57535246u	/* worker -> supervisor: a carved file */
+#define WS_RELAY_WARN 0x57535257u	/* worker -> supervisor: a warning */
+#define WS_RELAY_NOTE 0x5753524eu	/* supervisor -> the other workers: a GET to carve for */
+#define WS_RELAY_READY 0x57535259u	/* worker -> supervisor: its capture is open, or why not */
+#define WS_RELAY_START 0x57535253u	/* supervisor -> worker: the outputs are open, go */
+
+struct ws_relay_cmd {
+	struct ws_cmd_event ev;		/* its strings point into arena */
+	char arena[WS_RELAY_MSG_MAX];
+};
+
+struct ws_relay_file {
+	struct ws_file_record r;	/* Source "wire"; strings point into arena */
+	char arena[WS_RELAY_MSG_MAX];
+};
+
+struct ws_relay_warn {
+	struct ws_warn_record r;
+	char arena[WS_RELAY_MSG_MAX];
+};
+
+/* A GET or ftp-get another worker saw: ws_carve_store_note_get's arguments. */
+struct ws_relay_note {
+	uint64_t eventid;
+	int proto;			/* WS_CARVE_TFTP or WS_CARVE_FTP */
+	struct timeval ts;
+	struct ws_addr victim, attacker, host;
+	uint16_t port;			/* the server port as typed (FTP) */
+	char file[1100];
+};
+
+size_t ws_relay_cmd_encode(const struct ws_cmd_event *ev, uint8_t *buf, size_t cap);
+int ws_relay_cmd_decode(const uint8_t *buf, size_t len, struct ws_relay_cmd *out);
+size_t ws_relay_id_encode(uint64_t id, uint8_t *buf, size_t cap);
+int ws_relay_id_decode(const uint8_t *buf, size_t len, uint64_t *id);
+size_t ws_relay_file_encode(const struct ws_file_record *r, uint8_t *buf, size_t cap);
+int ws_relay_file_decode(const uint8_t *buf, size_t len, struct ws_relay_file *out);
+size_t ws_relay_warn_encode(const struct ws_warn_record *r, uint8_t *buf, size_t cap);
+int ws_relay_warn_decode(const uint8_t *buf, size_t len, struct ws_relay_warn *out);
+size_t ws_relay_note_encode(const struct ws_relay_note *n, uint8_t *buf, size_t cap);
+int ws_relay_note_decode(const uint8_t *buf, size_t len, struct ws_relay_note *out);
+/* The fanout group the worker's capture joined, or the error ("" when none) that stopped it. */
+size_t ws_relay_ready_encode(unsigned group, const char *error, uint8_t *buf, size_t cap);
+int ws_relay_ready_decode(const uint8_t *buf, size_t len, unsigned *group, char *error,
+			  size_t cap);
+
 /* -------------------------------------------------------------- analysis */
 
 #define WS_ANALYSIS_FTP_PORTS 64	/* FTP server ports learnt from ftp-get events */
 
 
+/*
+ * Where a worker's events go: the supervisor in the same process, or the
+ * relay to it when several workers capture. command returns the EventID.
+ */
+struct ws_sink {
+	uint64_t (*command)(void *arg, const struct ws_cmd_event *ev);
+	void (*file)(void *arg, struct ws_file_record *r);
+	void (*warning)(void *arg, const struct ws_warn_record *r);
+	void *arg;
+};
+
 /* The worker's view of what the streams carry (sensor/analysis.c). */
 struct ws_analysis {
-	struct ws_super *sup;
+	struct ws_sink sink;
 	struct ws_carve_store *carve;	/* NULL: no carving (and no FTP following) */
 	uint16_t ftp_ports[WS_ANALYSIS_FTP_PORTS];
 	size_t nftp_ports;
@@ -284,11 +396,16 @@ struct ws_analysis {
 	} shell;
 };
 
+/* The supervisor in this process as a sink. */
+struct ws_sink ws_super_sink(struct ws_super *s);
+
 /* The reassembler's callbacks, with the analysis as their argument. */
 void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
 		      const uint8_t *data, size_t len, const struct timeval *ts);
 void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
 		       enum ws_close_reason why, const struct timeval *ts);
+/* A GET or ftp-get: carve its transfer, follow its FTP port (also another worker's). */
+void ws_analysis_note(struct ws_analysis *an, const struct ws_relay_note *n);
 enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct ws_flow_info *flow,
 					  enum ws_side from, const uint8_t *bytes, size_t len);
 

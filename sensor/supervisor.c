@@ -394,6 +394,17 @@ static void take_ctl(struct ws_super *s)
 			send_req(s, &s->pending[i]);
 }
 
+size_t ws_super_pollfds(const struct ws_super *s, struct pollfd *pfd, size_t cap)
+{
+	size_t n = 0;
+
+	if (s->fsock >= 0 && n < cap)
+		pfd[n++] = (struct pollfd){s->fsock, POLLIN, 0};
+	if (s->ctl >= 0 && n < cap)
+		pfd[n++] = (struct pollfd){s->ctl, POLLIN, 0};
+	return n;
+}
+
 void ws_super_poll(struct ws_super *s)
 {
 	if (s->ctl >= 0)
@@ -555,6 +566,26 @@ uint64_t ws_super_command(struct ws_super *s, const struct ws_cmd_event *ev)
 	s->st.verdicts[v]++;
 	print_event(&r);
 	return id;
+}
+
+static uint64_t sink_command(void *arg, const struct ws_cmd_event *ev)
+{
+	return ws_super_command(arg, ev);
+}
+
+static void sink_file(void *arg, struct ws_file_record *r)
+{
+	ws_super_file(arg, r);
+}
+
+static void sink_warning(void *arg, const struct ws_warn_record *r)
+{
+	ws_super_warning(arg, r);
+}
+
+struct ws_sink ws_super_sink(struct ws_super *s)
+{
+	return (struct ws_sink){sink_command, sink_file, sink_warning, s};
 }
 
 /* ------------------------------------------------------------ life cycle */

@@ -41,6 +41,7 @@ int main(int argc, char **argv)
 	struct ws_config cfg;
 	struct sigaction sa;
 	char err[512];
+	unsigned group;
 	int n;
 
 	if (argc != 4) {
@@ -48,7 +49,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ws_config_defaults(&cfg);
-	cap = ws_capture_open_live_fanout(argv[1], &cfg, (unsigned)atoi(argv[2]),
+	group = (unsigned)atoi(argv[2]);
+	cap = ws_capture_open_live_fanout(argv[1], &cfg, &group,
 					  (unsigned)atoi(argv[3]), err, sizeof(err));
 	if (!cap || ws_capture_set_filter(cap, &cfg, true, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fanout_member: %s\n", err);

@@ -61,7 +61,7 @@ static void on_file(void *arg, struct ws_file_record *rec)
 {
 	struct run *r = arg;
 
-	ws_super_file(r->an.sup, rec);
+	r->an.sink.file(r->an.sink.arg, rec);
 }
 
 static void expect_data(void *arg, const struct ws_endpoint *connector,
@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cp.cfg = &run.cfg;
 	cp.dirfd = ws_super_dirfd(sup);
 	cp.arg = &r;
-	r.an.sup = sup;
+	r.an.sink = ws_super_sink(sup);
 	if (!(r.an.carve = ws_carve_store_new(&cp, err, sizeof(err))) ||
 	    ws_reasm_init(&rp, err, sizeof(err)) < 0)
 		__builtin_trap();

@@ -62,6 +62,8 @@ tftppid=$!
 
 # carving off: the replayed capture also holds the transfer, and this test is about the fetcher
 cat >"$work/ws.yaml" <<EOF
+capture:
+  workers: 2
 fetch:
   redirect: "127.0.0.1:6969"
   timeout: 1
@@ -92,17 +94,19 @@ packet_sockets() {
 mon_name=$(cat "/proc/$wspid/comm")
 sensor=$(pgrep -P "$wspid" -x ws-sensor)
 fetcher=$(pgrep -P "$wspid" -x ws-fetcher)
+workers=$(pgrep -P "$sensor" -x ws-worker | tr '\n' ' ')
 [ "$mon_name" = ws-monitor ] || fail "started process is named '$mon_name', not ws-monitor"
 [ -n "$sensor" ] && [ -n "$fetcher" ] || fail "no ws-sensor ($sensor) or ws-fetcher ($fetcher)"
 nproc=$(pgrep -P "$wspid" | wc -l)
 [ "$nproc" = 2 ] || fail "expected ws-sensor and ws-fetcher under ws-monitor, saw $nproc"
+[ "$(echo $workers | wc -w)" = 2 ] || fail "capture.workers 2: workers under ws-sensor: '$workers'"
 suid=$(uid_of "$sensor"); fuid=$(uid_of "$fetcher")
 echo "monitor $wspid uid $(uid_of "$wspid") CapEff $(field "$wspid" CapEff)"
 echo "sensor $sensor uid $suid CapEff $(field "$sensor" CapEff) Seccomp $(field "$sensor" Seccomp)"
 echo "fetcher $fetcher uid $fuid CapEff $(field "$fetcher" CapEff) Seccomp $(field "$fetcher" Seccomp)"
 [ "$suid" != 0 ] && [ "$fuid" != 0 ] && [ "$suid" != "$fuid" ] ||
 	fail "sensor uid $suid and fetcher uid $fuid must be two different non-root users"
-for p in "$sensor" "$fetcher"; do
+for p in "$sensor" "$fetcher" $workers; do
 	[ "$(field "$p" CapEff)" = 0000000000000000 ] || fail "pid $p keeps capabilities $(field "$p" CapEff)"
 	[ "$(field "$p" CapPrm)" = 0000000000000000 ] || fail "pid $p keeps permitted capabilities"
 	[ "$(field "$p" Seccomp)" = 2 ] || fail "pid $p has no seccomp filter"
@@ -111,7 +115,18 @@ done
 # the monitor: CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT and nothing else
 [ "$(field "$wspid" CapEff)" = 00000000000400e0 ] || fail "monitor capabilities $(field "$wspid" CapEff)"
 [ "$(field "$wspid" CapBnd)" = 00000000000400e0 ] || fail "monitor bounding set $(field "$wspid" CapBnd)"
-[ "$(packet_sockets "$sensor")" -ge 1 ] || fail "the sensor holds no packet socket (test broken?)"
+# the supervisor captures nothing itself; each worker holds exactly its own
+# fanout member, its socket to the supervisor, the output directory and stdio
+[ "$(packet_sockets "$sensor")" = 0 ] || fail "the supervisor (ws-sensor) holds a packet socket"
+for p in $workers; do
+	[ "$(uid_of "$p")" = "$suid" ] || fail "worker $p runs as uid $(uid_of "$p"), not the sensor's $suid"
+	[ "$(packet_sockets "$p")" = 1 ] || fail "worker $p holds $(packet_sockets "$p") packet sockets, not 1"
+	[ "$(readlink "/proc/$p/root")" = "$work/out" ] || fail "worker $p root is $(readlink "/proc/$p/root")"
+	other=$(for l in /proc/$p/fd/*; do [ "${l##*/}" -gt 2 ] && readlink "$l"; done | grep -v -e '^socket:' -e '^anon_inode:\[eventfd\]' \
+		-e "^$work/out\$" -e '^/dev/null$' -e '^pipe:' -e '^/dev/pts/' | tr '\n' ' ')
+	[ -z "$other" ] || fail "worker $p holds more than it needs: $other"
+	[ "$(ls "/proc/$p/fd" | wc -l)" -le 7 ] || fail "worker $p holds $(ls "/proc/$p/fd" | wc -l) descriptors"
+done
 [ "$(packet_sockets "$fetcher")" = 0 ] || fail "the fetcher holds a packet socket"
 [ "$(packet_sockets "$wspid")" = 0 ] || fail "the monitor holds a packet socket"
 # the fetcher's descriptors: /dev/null, stderr, its socket, the samples directory
@@ -155,8 +170,18 @@ fi
 
 # SIGUSR1: stats while running
 kill -USR1 "$wspid"
-for _ in 1 2 3 4 5 6 7 8 9 10; do grep -q "wormsnare: running: packets" "$work/stderr" && break; sleep 0.2; done
-grep -q "wormsnare: running: packets" "$work/stderr" || fail "SIGUSR1 printed no stats"
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	[ "$(grep -c "wormsnare: worker [12]/2: running: packets" "$work/stderr")" = 2 ] && break; sleep 0.2
+done
+[ "$(grep -c "wormsnare: worker [12]/2: running: packets" "$work/stderr")" = 2 ] ||
+	fail "SIGUSR1 printed no stats of both workers"
+grep -q "wormsnare: running: 2 workers (their lines above), events 3 " "$work/stderr" ||
+	fail "SIGUSR1 printed no supervisor stats"
+# the fanout group splits the traffic: every selected packet (carving is off:
+# TCP only) reaches one worker, once
+sent=$(/usr/bin/python3 -c 'import sys; from scapy.all import rdpcap, TCP; print(sum(TCP in p for p in rdpcap(sys.argv[1])))' "$pcap" 2>/dev/null)
+got=$(sed -n 's/.*worker [12]\/2: running: packets \([0-9]*\),.*/\1/p' "$work/stderr" | awk '{ s += $1 } END { print s + 0 }')
+[ -z "$sent" ] || [ "$got" = "$sent" ] || fail "workers saw $got packets together, $sent were sent"
 
 # logrotate: move the logs away, SIGHUP, replay again: new rows in new files
 mv "$work/out/blasterlog.txt" "$work/out/blasterlog.txt.1"
@@ -203,7 +228,9 @@ wait "$wspid"
 rc=$?
 wspid=
 [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
-grep -q "wormsnare: stopped: packets" "$work/stderr" || fail "no final stats after SIGTERM"
+[ "$(grep -c "wormsnare: worker [12]/2: stopped: packets" "$work/stderr")" = 2 ] ||
+	fail "no final stats of both workers after SIGTERM"
+grep -q "wormsnare: stopped: 2 workers" "$work/stderr" || fail "no final supervisor stats after SIGTERM"
 grep -q "kernel drops" "$work/stderr" || fail "no pcap_stats drops in live stats"
 
 # Started as a non-root user with CAP_NET_RAW (as file capabilities or
@@ -212,9 +239,12 @@ grep -q "kernel drops" "$work/stderr" || fail "no pcap_stats drops in live stats
 if command -v setpriv >/dev/null; then
 	mkdir -p "$work/capout"
 	chown nobody "$work/capout"
+	printf 'capture:\n  workers: 1\n' >"$work/one.yaml"
+	chmod 644 "$work/one.yaml"
 	ip netns exec "$nsb" setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 		--inh-caps=+net_raw,+net_admin --ambient-caps=+net_raw,+net_admin \
-		"$ws" -i "${tag}1" --no-fetch -o "$work/capout" >"$work/cap.out" 2>"$work/cap.err" &
+		"$ws" -i "${tag}1" --no-fetch -c "$work/one.yaml" -o "$work/capout" \
+		>"$work/cap.out" 2>"$work/cap.err" &
 	cappid=$!
 	sleep 1.5
 	capsensor=$(pgrep -P "$cappid" -x ws-sensor)
