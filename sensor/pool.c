@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "config.h"
 #include "sensor.h"
 
 #define POOL_MAX 64
@@ -419,9 +420,13 @@ int ws_pool_run(struct ws_run *run, int ctl, unsigned nworkers)
 		ws_super_close(p.sup);
 		return 1;
 	}
-	if (run->opt.verbose)
-		fprintf(stderr, "wormsnare: capturing on %s with %u workers, output %s, fetch %s\n",
-			run->opt.iface, p.n, run->cfg.output.dir, run->fetch_on ? "on" : "off");
+	if (run->opt.verbose) {
+		fprintf(stderr, "wormsnare: capturing on %s with %u workers, output %s, fetch %s, "
+			"users %s (sensor and workers) and %s (fetcher)\n", run->opt.iface, p.n,
+			run->cfg.output.dir, run->fetch_on ? "on" : "off", run->sensor_ids.name,
+			run->fetch_ids.name);
+		ws_config_dump(&run->cfg, stderr, "wormsnare: setting ");
+	}
 	supervise(&p);
 	ws_super_finish(p.sup, &sig->stop);
 	ws_print_pool_stats(ws_super_stats(p.sup), sig->stop ? "stopped" : "done", p.n);

@@ -39,7 +39,6 @@ struct worker {
 	struct ws_capture *cap;
 	struct ws_carve_store *carve;
 	struct ws_analysis an;
-	struct timeval now;	/* the last packet's capture time */
 	time_t last_sweep;
 	uint64_t warnings, relay_lost, notes;
 };
@@ -88,12 +87,15 @@ static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, con
 	ws_analysis_data(&w->an, flow, from, data, len, ts);
 }
 
-/* The reassembler closes without a time: the last packet's is the one. */
+/*
+ * The reassembler closes without a time: its clock's is the one (not the
+ * newest packet read, which may be ahead while it samples checksums).
+ */
 static void on_close(void *arg, struct ws_flow_info *flow, enum ws_close_reason why)
 {
 	struct worker *w = arg;
 
-	ws_analysis_close(&w->an, flow, why, &w->now);
+	ws_analysis_close(&w->an, flow, why, ws_reasm_clock());
 }
 
 static enum ws_screen_verdict on_screen(void *arg, const struct ws_flow_info *flow,
@@ -146,7 +148,6 @@ static void on_ip(void *arg, const struct timeval *ts, const uint8_t *ip, size_t
 {
 	struct worker *w = arg;
 
-	w->now = *ts;
 	if (ts->tv_sec != w->last_sweep) {
 		ws_reasm_sweep(ts);
 		if (w->carve)
