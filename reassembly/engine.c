@@ -35,6 +35,8 @@
 
 #define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs */
 #define CLOSED_SLOTS 65536u	/* power of two, in pairs */
+#define IGNORED_SLOTS 65536u	/* power of two, in sets of IGNORED_WAYS (README "Screening") */
+#define IGNORED_WAYS 4		/* one 64-byte cache line per set */
 #define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
 #define DEFAULT_WINDOW 65535u	/* receiver's window before we saw it (README: Window) */
 #define PICKUP_WSCALE 14	/* scale assumed when the handshake was not seen */
@@ -110,6 +112,16 @@ struct closed_slot {
 	bool server_time_wait;	/* the server closed first: it lingers in TIME-WAIT */
 };
 
+/*
+ * A flow screening ignored: only its 4-tuple (the lower endpoint first) and
+ * when it was last seen, so that its later packets cost one cache line.
+ */
+struct ignored {
+	uint32_t a, b;		/* network order */
+	uint16_t pa, pb;
+	uint32_t seen;		/* capture second + 1; 0: empty */
+};
+
 struct expect {
 	struct ws_addr client;	/* WS_AF_NONE: any */
 	uint32_t server;
@@ -134,6 +146,7 @@ struct seg {
 	bool weak_csum;
 	const uint8_t *data;
 	uint32_t len;
+	uint32_t hash;		/* hash4 of the 4-tuple, either direction */
 };
 
 struct lru {
@@ -146,10 +159,13 @@ static struct {
 	struct ws_reasm_stats st;
 	uint8_t watched[65536 / 8], forced[65536 / 8];
 	struct flow **buckets;
+	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
+	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
+	uint64_t closed_used[CLOSED_SLOTS / 2 / 64];	/* a bit per pair: anything in it? */
 	uint32_t stamp;
 	struct expect expect[EXPECT_SLOTS];
 	size_t nexpect;
@@ -270,12 +286,24 @@ static uint32_t hash4(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
 	return (uint32_t)(h ^ h >> 29);
 }
 
+static bool bucket_used(uint32_t b)
+{
+	return G.occupied[b >> 6] >> (b & 63) & 1;
+}
+
+/*
+ * Most packets belong to no flow of the table (ignored flows are not in
+ * it, see ignored_find): the occupancy bitmap answers that from L1/L2
+ * without reading the bucket array.
+ */
 static struct flow *flow_find(const struct seg *s, int *side)
 {
-	struct flow *f = G.buckets[hash4(s->saddr, s->sport, s->daddr, s->dport) &
-				   (G.nbuckets - 1)];
+	uint32_t b = s->hash & (G.nbuckets - 1);
+	struct flow *f;
 
-	for (; f; f = f->hnext) {
+	if (!bucket_used(b))
+		return NULL;
+	for (f = G.buckets[b]; f; f = f->hnext) {
 		if (f->addr[0] == s->saddr && f->port[0] == s->sport && f->addr[1] == s->daddr &&
 		    f->port[1] == s->dport) {
 			*side = WS_SIDE_CLIENT;
@@ -334,13 +362,15 @@ static void lru_touch(struct flow *f)
 
 static void hash_unlink(struct flow *f)
 {
-	struct flow **pp = &G.buckets[hash4(f->addr[0], f->port[0], f->addr[1], f->port[1]) &
-				      (G.nbuckets - 1)];
+	uint32_t b = hash4(f->addr[0], f->port[0], f->addr[1], f->port[1]) & (G.nbuckets - 1);
+	struct flow **pp = &G.buckets[b];
 
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = f->hnext;
+	if (!G.buckets[b])
+		G.occupied[b >> 6] &= ~(1ull << (b & 63));
 }
 
 static void half_free_queue(struct half *h)
@@ -398,7 +428,89 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	b = hash4(caddr, cport, saddr, sport) & (G.nbuckets - 1);
 	f->hnext = G.buckets[b];
 	G.buckets[b] = f;
+	G.occupied[b >> 6] |= 1ull << (b & 63);
 	return f;
+}
+
+/* --------------------------------------------------------- ignored flows */
+
+/*
+ * README "Screening": a flow screening ignored leaves the flow table; its
+ * 4-tuple goes here, a set-associative table of IGNORED_WAYS per cache
+ * line, so that its later packets cost one cache line and no allocation.
+ * An entry idle for idle_timeout is gone; a full set replaces its least
+ * recently seen entry (counted): that flow, if it speaks again, is
+ * screened again from where it is, as a flow picked up mid-stream.
+ */
+static void ignored_key(const struct seg *g, struct ignored *k)
+{
+	uint64_t x = (uint64_t)g->saddr << 16 | g->sport, y = (uint64_t)g->daddr << 16 | g->dport;
+	bool swap = y < x;
+
+	k->a = swap ? g->daddr : g->saddr;
+	k->pa = swap ? g->dport : g->sport;
+	k->b = swap ? g->saddr : g->daddr;
+	k->pb = swap ? g->sport : g->dport;
+}
+
+static struct ignored *ignored_set(uint32_t hash)
+{
+	/* the high bits: the low ones pick the flow table's bucket */
+	return &G.ignored[(hash >> 16) * IGNORED_WAYS & (IGNORED_SLOTS - 1)];
+}
+
+static uint32_t seen_now(void)
+{
+	return (uint32_t)G.now.tv_sec + 1;
+}
+
+static bool ignored_fresh(const struct ignored *e)
+{
+	return e->seen && seen_now() - e->seen <= (uint32_t)G.p.idle_timeout;
+}
+
+static struct ignored *ignored_find(const struct seg *g)
+{
+	struct ignored k, *set = ignored_set(g->hash);
+
+	ignored_key(g, &k);
+	for (int i = 0; i < IGNORED_WAYS; i++) {
+		struct ignored *e = &set[i];
+
+		if (e->a == k.a && e->b == k.b && e->pa == k.pa && e->pb == k.pb && e->seen) {
+			if (ignored_fresh(e))
+				return e;
+			e->seen = 0;
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static void ignored_add(const struct flow *f)
+{
+	struct seg g = {.saddr = f->addr[0], .daddr = f->addr[1], .sport = f->port[0],
+			.dport = f->port[1]};
+	struct ignored k, *set, *slot = NULL;
+
+	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
+	set = ignored_set(g.hash);
+	ignored_key(&g, &k);
+	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
+		if (set[i].a == k.a && set[i].b == k.b && set[i].pa == k.pa && set[i].pb == k.pb)
+			slot = &set[i];
+	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
+		if (!ignored_fresh(&set[i]))
+			slot = &set[i];
+	if (!slot) {
+		slot = &set[0];
+		for (int i = 1; i < IGNORED_WAYS; i++)
+			if (seen_now() - set[i].seen > seen_now() - slot->seen)
+				slot = &set[i];
+		G.st.ignored_replaced++;
+	}
+	k.seen = seen_now();
+	*slot = k;
 }
 
 /* ------------------------------------------------------- SYN cache, closed */
@@ -461,6 +573,26 @@ static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t 
 	return false;
 }
 
+/* The bitmap of used pairs lets most packets skip the table (a cache miss). */
+static void closed_mark(uint32_t pair)
+{
+	struct closed_slot *p = &G.closed[pair];
+	uint64_t bit = 1ull << (pair / 2 & 63);
+
+	if (p[0].stamp || p[1].stamp)
+		G.closed_used[pair / 128] |= bit;
+	else
+		G.closed_used[pair / 128] &= ~bit;
+}
+
+static void closed_clear(struct closed_slot *x)
+{
+	uint32_t pair = (uint32_t)(x - G.closed) & ~1u;
+
+	memset(x, 0, sizeof(*x));
+	closed_mark(pair);
+}
+
 static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 {
 	struct closed_slot *pair;
@@ -468,15 +600,18 @@ static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 	for (int dir = 0; dir < 2; dir++) {
 		uint32_t c = dir ? g->daddr : g->saddr, s = dir ? g->saddr : g->daddr;
 		uint16_t cp = dir ? g->dport : g->sport, sp = dir ? g->sport : g->dport;
+		uint32_t pi = pair_index(c, s, cp, sp, CLOSED_SLOTS);
 
-		pair = &G.closed[pair_index(c, s, cp, sp, CLOSED_SLOTS)];
+		if (!(G.closed_used[pi / 128] >> (pi / 2 & 63) & 1))
+			continue;
+		pair = &G.closed[pi];
 		for (int i = 0; i < 2; i++) {
 			struct closed_slot *x = &pair[i];
 
 			if (x->stamp && x->saddr == c && x->daddr == s && x->sport == cp &&
 			    x->dport == sp) {
 				if (G.now.tv_sec - x->when > TIME_WAIT) {
-					memset(x, 0, sizeof(*x));
+					closed_clear(x);
 					return NULL;
 				}
 				*client_sent = dir == 0;
@@ -490,8 +625,8 @@ static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 /* README "Closed": the 4-tuple is remembered for TIME_WAIT seconds. */
 static void closed_remember(const struct flow *f)
 {
-	struct closed_slot *pair = &G.closed[pair_index(f->addr[0], f->addr[1], f->port[0],
-							f->port[1], CLOSED_SLOTS)];
+	uint32_t pi = pair_index(f->addr[0], f->addr[1], f->port[0], f->port[1], CLOSED_SLOTS);
+	struct closed_slot *pair = &G.closed[pi];
 	struct closed_slot *s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
 
 	*s = (struct closed_slot){
@@ -501,6 +636,7 @@ static void closed_remember(const struct flow *f)
 	};
 	if (!f->h[0].seen && !f->h[0].nxt_known)
 		s->cend = s->cisn;
+	closed_mark(pi);
 	G.st.closed_remembered++;
 }
 
@@ -609,6 +745,21 @@ static bool has_newline(const uint8_t *p, size_t n)
 	return memchr(p, '\n', n) != NULL;
 }
 
+/* Append to this side's screening bytes (room was checked). */
+static bool screen_keep(struct flow *f, int side, const uint8_t *data, size_t n)
+{
+	if (!f->sbuf[side]) {
+		f->sbuf[side] = malloc(WS_SCREEN_BYTES);
+		if (!f->sbuf[side]) {
+			G.st.no_mem++;
+			return false;
+		}
+	}
+	memcpy(f->sbuf[side] + f->slen[side], data, n);
+	f->slen[side] = (uint16_t)(f->slen[side] + n);
+	return true;
+}
+
 /*
  * Screening (README "Screening"): the classifier sees the first
  * WS_SCREEN_BYTES of each side. A watched port is followed whatever the
@@ -625,20 +776,17 @@ static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
 		f->first_side = (uint8_t)side;
 	if (f->nsegs < 255)
 		f->nsegs++;
-	if (take > 0) {
-		uint8_t *b = f->sbuf[side];
-
-		if (!b) {
-			b = f->sbuf[side] = malloc(WS_SCREEN_BYTES);
-			if (!b) {
-				G.st.no_mem++;
-				return;
-			}
-		}
-		memcpy(b + f->slen[side], data, take);
-		f->slen[side] = (uint16_t)(f->slen[side] + take);
+	if (take > 0 && f->slen[side] == 0 && G.p.screen) {
+		/* nothing kept yet: screen the segment where it lies, keep it only if needed */
+		v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, data, take);
+		if ((v != WS_SCREEN_IGNORE || f->watched) && !screen_keep(f, side, data, take))
+			return;
+	} else if (take > 0) {
+		if (!screen_keep(f, side, data, take))
+			return;
 		if (G.p.screen)
-			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, b, f->slen[side]);
+			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, f->sbuf[side],
+				       f->slen[side]);
 	}
 	bool truncated_before = f->sfull[side];
 
@@ -927,20 +1075,23 @@ static void skip_gap(struct flow *f, int side, uint32_t ack)
 	half_drain(f, side);
 }
 
-static void half_fin_check(struct flow *f, int side)
+/* False when the flow ended (f is freed). */
+static bool half_fin_check(struct flow *f, int side)
 {
 	struct half *h = &f->h[side], *o = &f->h[!side];
 
 	if (!h->fin_seen || h->fin_done || h->nxt != h->fin)
-		return;
+		return true;
 	h->fin_done = true;
 	if (side == WS_SIDE_CLIENT && f->kind == K_SCREEN && f->watched && f->slen[side] > 0)
 		promote(f, false, &G.pkt_ts);	/* the end of input completes a command */
 	if (side == WS_SIDE_CLIENT && f->kind == K_STREAM && f->line_len > 0 && !f->overlong &&
 	    G.p.on_line)
 		line_emit(f, &G.pkt_ts);	/* cmd.exe runs the last line at end of input */
-	if (o->fin_done)
-		flow_end(f, WS_CLOSE_FIN);
+	if (!o->fin_done)
+		return true;
+	flow_end(f, WS_CLOSE_FIN);
+	return false;
 }
 
 /* ------------------------------------------------------------------ TCP */
@@ -1070,8 +1221,20 @@ static bool tcp_segment(struct flow *f, int side, const struct seg *g)
 		data_in(f, side, dseq, g->data, g->len, doubt);
 	if (f->kind != K_IGNORED)
 		half_drain(f, side);
-	half_fin_check(f, side);
-	return true;
+	return half_fin_check(f, side);
+}
+
+/*
+ * A segment for a flow of the table. A flow screening ignored leaves the
+ * table for the ignored set (README "Screening"), its bytes already freed.
+ */
+static void segment_in(struct flow *f, int side, const struct seg *g)
+{
+	if (tcp_segment(f, side, g) && f->kind == K_IGNORED) {
+		if (G.ignored)
+			ignored_add(f);
+		flow_free(f);
+	}
 }
 
 static bool port_followed(uint16_t p)
@@ -1222,6 +1385,35 @@ static bool relevant(const struct seg *g)
 	return port_followed(g->dport) || port_followed(g->sport) || G.p.screen || G.nexpect;
 }
 
+/*
+ * A segment on a 4-tuple with no flow: can it change anything? Cheap
+ * answers first: an RST, or an ACK with neither data nor SYN nor FIN,
+ * starts nothing (no_flow would return); data of an ignored flow is
+ * dropped here (one cache line); a SYN reopening an ignored 4-tuple is a
+ * new connection, screened anew.
+ */
+static bool unknown_worth(const struct seg *g)
+{
+	struct ignored *e;
+
+	if (!relevant(g) || (g->flags & TH_RST))
+		return false;
+	if (g->len == 0 && !(g->flags & (TH_SYN | TH_FIN)))
+		return false;
+	if (!G.ignored || (g->len == 0 && (g->flags & (TH_SYN | TH_ACK)) != TH_SYN))
+		return true;
+	e = ignored_find(g);
+	if (!e)
+		return true;
+	if ((g->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+		e->seen = 0;
+		return true;
+	}
+	if (e->seen != seen_now())
+		e->seen = seen_now();
+	return false;
+}
+
 /* A segment on a 4-tuple with no flow. */
 static void no_flow(struct seg *g)
 {
@@ -1246,7 +1438,7 @@ static void no_flow(struct seg *g)
 			return;
 		}
 		if (c)
-			memset(c, 0, sizeof(*c));
+			closed_clear(c);
 		if (G.nexpect && expect_take(g)) {
 			follow_from_syn(g);
 			return;
@@ -1274,7 +1466,7 @@ static void no_flow(struct seg *g)
 		return;
 	f = flow_start(g, &side);
 	if (f)
-		tcp_segment(f, side, g);
+		segment_in(f, side, g);
 }
 
 /* TCP options: only the window scale of a SYN matters here (RFC 7323 2.2). */
@@ -1329,14 +1521,16 @@ static void tcp_input(const uint8_t *ip, size_t ihl, size_t iplen)
 		g.wscale = parse_wscale(ws_cursor(ip + ihl + 20, thl - 20));
 	g.data = ip + ihl + thl;
 	g.len = (uint32_t)(iplen - ihl - thl);
+	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
 	f = flow_find(&g, &side);
-	if ((!f && !relevant(&g)) || (f && f->kind == K_IGNORED)) {
-		if (f)
-			lru_touch(f);
+	if (!f && !unknown_worth(&g))
 		return;
-	}
+	/*
+	 * README "Checksums": only what can change state is verified; under
+	 * offload (weak) only data, the one thing a bad checksum changes.
+	 */
 	g.weak_csum = false;
-	if ((G.csum_check || G.csum_weak) && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
+	if ((G.csum_check || (G.csum_weak && g.len > 0)) && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
 		if (G.csum_check) {
 			G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
 			return;
@@ -1344,7 +1538,7 @@ static void tcp_input(const uint8_t *ip, size_t ihl, size_t iplen)
 		g.weak_csum = true;
 	}
 	if (f)
-		tcp_segment(f, side, &g);
+		segment_in(f, side, &g);
 	else
 		no_flow(&g);
 }
@@ -1552,12 +1746,21 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	for (G.nbuckets = 1024; G.nbuckets < want && G.nbuckets < (1u << 24);)
 		G.nbuckets <<= 1;
 	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
+	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
+	if (p->screen) {
+		G.ignored = aligned_alloc(64, IGNORED_SLOTS * sizeof(*G.ignored));
+		if (G.ignored)
+			memset(G.ignored, 0, IGNORED_SLOTS * sizeof(*G.ignored));
+	}
 	G.syn = calloc(SYN_CACHE_SLOTS, sizeof(*G.syn));
 	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
-	if (!G.buckets || !G.syn || !G.closed || !G.defrag) {
+	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
+	    !G.defrag) {
 		snprintf(err, errlen, "reassembly: out of memory");
 		free(G.buckets);
+		free(G.occupied);
+		free(G.ignored);
 		free(G.syn);
 		free(G.closed);
 		ws_defrag_free(G.defrag);
@@ -1633,10 +1836,14 @@ void ws_reasm_finish(void)
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
 	free(G.buckets);
+	free(G.occupied);
+	free(G.ignored);
 	free(G.syn);
 	free(G.closed);
 	G.defrag = NULL;
 	G.buckets = NULL;
+	G.occupied = NULL;
+	G.ignored = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;
