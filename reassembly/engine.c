@@ -35,6 +35,7 @@
 
 #define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs */
 #define CLOSED_SLOTS 65536u	/* power of two, in pairs */
+#define SYN_PENDING 16		/* SYNs held while their cache line is fetched */
 #define IGNORED_SLOTS 65536u	/* power of two, in sets of IGNORED_WAYS (README "Screening") */
 #define IGNORED_WAYS 4		/* one 64-byte cache line per set */
 #define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
@@ -58,6 +59,7 @@
 #define FRAG_BYTES (4u << 20)
 
 enum kind { K_SCREEN, K_STREAM, K_IGNORED };
+enum csum { CSUM_GOOD, CSUM_BAD, CSUM_LATER };
 enum list { L_SCREEN, L_STREAM, L_SHELL, L_LISTS };
 
 /* One direction: what `this side` sent, and what it offered the other. */
@@ -101,7 +103,10 @@ struct syn_slot {
 	uint16_t win;
 	uint8_t wscale, ttl;
 	bool synack;
+	uint8_t pad[7];		/* 32 bytes: a pair is one cache line (table_alloc) */
 };
+
+_Static_assert(sizeof(struct syn_slot) == 32, "a SYN cache pair is one cache line");
 
 struct closed_slot {
 	uint32_t saddr, daddr;	/* client, server */
@@ -121,6 +126,8 @@ struct ignored {
 	uint16_t pa, pb;
 	uint32_t seen;		/* capture second + 1; 0: empty */
 };
+
+_Static_assert(sizeof(struct ignored) * IGNORED_WAYS == 64, "an ignored set is one cache line");
 
 struct expect {
 	struct ws_addr client;	/* WS_AF_NONE: any */
@@ -143,9 +150,11 @@ struct seg {
 	uint8_t flags, ttl;
 	uint16_t win;
 	uint8_t wscale;
-	bool weak_csum;
+	uint8_t csum;		/* CSUM_GOOD, CSUM_BAD, or CSUM_LATER: not computed yet */
 	const uint8_t *data;
 	uint32_t len;
+	const uint8_t *ip, *l4;	/* for a checksum computed late */
+	uint32_t l4len;
 	uint32_t hash;		/* hash4 of the 4-tuple, either direction */
 };
 
@@ -162,10 +171,16 @@ static struct {
 	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
 	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
+	void *ignored_mem, *syn_mem;	/* as allocated (table_alloc) */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
 	uint64_t closed_used[CLOSED_SLOTS / 2 / 64];	/* a bit per pair: anything in it? */
+	uint64_t syn_older[SYN_CACHE_SLOTS / 2 / 64];	/* a bit per pair: its older way */
+	struct syn_slot pending[SYN_PENDING];	/* SYNs not yet written (syn_remember) */
+	uint32_t pending_pair[SYN_PENDING];
+	unsigned pending_head, npending;
+	uint64_t ignored_used[IGNORED_SLOTS / IGNORED_WAYS / 64];	/* a bit per set */
 	uint32_t stamp;
 	struct expect expect[EXPECT_SLOTS];
 	size_t nexpect;
@@ -242,18 +257,40 @@ static void clock_observe(const struct timeval *ts)
 
 /* ------------------------------------------------------------- checksums */
 
-static uint32_t sum_bytes(uint32_t sum, const uint8_t *p, size_t len)
+/*
+ * The Internet checksum (RFC 1071) of p, added to sum, with the 16-bit
+ * words taken in host order: RFC 1071 section 2(B), the sum is the same in
+ * either byte order up to a swap of its two bytes, and "all ones" (the
+ * verdict) is the same either way. Eight bytes per step, two 32-bit halves
+ * into a 64-bit accumulator that cannot overflow below 2^32 steps.
+ */
+static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
-	for (; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (i < len)
-		sum += (uint32_t)p[i] << 8;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, p + i, 8);
+		sum += (v & 0xffffffffu) + (v >> 32);
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+
+		memcpy(&w, p + i, 2);
+		sum += w;
+	}
+	if (i < len) {
+		uint8_t last[2] = {p[i], 0};	/* an odd byte is padded with a zero (RFC 1071) */
+		uint16_t w;
+
+		memcpy(&w, last, 2);
+		sum += w;
+	}
 	return sum;
 }
 
-static uint16_t fold(uint32_t sum)
+static uint16_t fold(uint64_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -265,13 +302,13 @@ static bool ip_sum_ok(const uint8_t *ip, size_t ihl)
 	return fold(sum_bytes(0, ip, ihl)) == 0xffff;
 }
 
-/* TCP or UDP over IPv4: the pseudo-header, then the segment. */
+/* TCP or UDP over IPv4: the pseudo-header (host-order words, as above), then the segment. */
 static bool l4_sum_ok(const uint8_t *ip, const uint8_t *l4, size_t len)
 {
-	uint32_t sum = sum_bytes(0, ip + 12, 8);
+	uint64_t sum = sum_bytes(0, ip + 12, 8);
 
-	sum += ip[9];
-	sum += (uint32_t)len;
+	sum += htons(ip[9]);
+	sum += htons((uint16_t)len);
 	return fold(sum_bytes(sum, l4, len)) == 0xffff;
 }
 
@@ -453,10 +490,30 @@ static void ignored_key(const struct seg *g, struct ignored *k)
 	k->pb = swap ? g->sport : g->dport;
 }
 
-static struct ignored *ignored_set(uint32_t hash)
+static uint32_t ignored_set_index(uint32_t hash)
 {
 	/* the high bits: the low ones pick the flow table's bucket */
-	return &G.ignored[(hash >> 16) * IGNORED_WAYS & (IGNORED_SLOTS - 1)];
+	return (hash >> 16) & (IGNORED_SLOTS / IGNORED_WAYS - 1);
+}
+
+static struct ignored *ignored_set(uint32_t hash)
+{
+	return &G.ignored[ignored_set_index(hash) * IGNORED_WAYS];
+}
+
+/* Keep the set's bit in ignored_used: does it hold any entry? */
+static void ignored_mark(uint32_t hash)
+{
+	uint32_t si = ignored_set_index(hash);
+	const struct ignored *set = &G.ignored[si * IGNORED_WAYS];
+	bool used = false;
+
+	for (int i = 0; i < IGNORED_WAYS; i++)
+		used |= set[i].seen != 0;
+	if (used)
+		G.ignored_used[si / 64] |= 1ull << (si % 64);
+	else
+		G.ignored_used[si / 64] &= ~(1ull << (si % 64));
 }
 
 static uint32_t seen_now(void)
@@ -471,8 +528,11 @@ static bool ignored_fresh(const struct ignored *e)
 
 static struct ignored *ignored_find(const struct seg *g)
 {
+	uint32_t si = ignored_set_index(g->hash);
 	struct ignored k, *set = ignored_set(g->hash);
 
+	if (!(G.ignored_used[si / 64] >> (si % 64) & 1))
+		return NULL;
 	ignored_key(g, &k);
 	for (int i = 0; i < IGNORED_WAYS; i++) {
 		struct ignored *e = &set[i];
@@ -481,6 +541,7 @@ static struct ignored *ignored_find(const struct seg *g)
 			if (ignored_fresh(e))
 				return e;
 			e->seen = 0;
+			ignored_mark(g->hash);
 			return NULL;
 		}
 	}
@@ -511,6 +572,7 @@ static void ignored_add(const struct flow *f)
 	}
 	k.seen = seen_now();
 	*slot = k;
+	ignored_mark(g.hash);
 }
 
 /* ------------------------------------------------------- SYN cache, closed */
@@ -531,46 +593,94 @@ static bool syn_is(const struct syn_slot *s, const struct seg *g)
 	       s->dport == g->dport;
 }
 
+/* Which way of a SYN cache pair is the older (the next to be replaced). */
+static unsigned syn_older(uint32_t pair)
+{
+	return G.syn_older[pair / 128] >> (pair / 2 & 63) & 1;
+}
+
+static void syn_set_older(uint32_t pair, unsigned way)
+{
+	uint64_t bit = 1ull << (pair / 2 & 63);
+
+	if (way)
+		G.syn_older[pair / 128] |= bit;
+	else
+		G.syn_older[pair / 128] &= ~bit;
+}
+
+static void syn_store(const struct syn_slot *x, uint32_t pi)
+{
+	unsigned way = syn_older(pi);
+
+	G.syn[pi + way] = *x;
+	syn_set_older(pi, !way);
+}
+
+/* Every pending SYN into the cache, oldest first: before the cache is read. */
+static void syn_flush(void)
+{
+	for (unsigned i = 0; i < G.npending; i++) {
+		unsigned k = (G.pending_head + i) % SYN_PENDING;
+
+		syn_store(&G.pending[k], G.pending_pair[k]);
+	}
+	G.npending = 0;
+}
+
 /*
  * Two-way set associative: a SYN replaces the older of its pair, so a scan
  * has to hit the same pair twice between a handshake and its first data
  * (with 300k SYNs in flight and 65536 slots, about 1 handshake in 5 loses its
  * ISN: its stream is then picked up from its first data, losing nothing).
+ * Which way is older is a bit outside the table. Most SYNs are scans, and
+ * their slots, never read, are cold: a store to one waits for the line as
+ * long as a read would. So a SYN is written SYN_PENDING SYNs later, its
+ * line prefetched now; syn_recall flushes what is pending first, so the
+ * cache reads exactly as if every SYN had been written at once. A
+ * retransmitted SYN takes the other way; syn_recall takes the newest.
  */
 static void syn_remember(const struct seg *g)
 {
-	struct syn_slot *pair = &G.syn[pair_index(g->saddr, g->daddr, g->sport, g->dport,
-						  SYN_CACHE_SLOTS)];
-	struct syn_slot *s;
+	uint32_t pi = pair_index(g->saddr, g->daddr, g->sport, g->dport, SYN_CACHE_SLOTS);
+	unsigned k;
 
-	if (syn_is(&pair[1], g))
-		s = &pair[1];
-	else if (syn_is(&pair[0], g))
-		s = &pair[0];
-	else
-		s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
-	*s = (struct syn_slot){
+	__builtin_prefetch(&G.syn[pi], 1);
+	if (G.npending == SYN_PENDING) {
+		syn_store(&G.pending[G.pending_head], G.pending_pair[G.pending_head]);
+		G.pending_head = (G.pending_head + 1) % SYN_PENDING;
+		G.npending--;
+	}
+	k = (G.pending_head + G.npending++) % SYN_PENDING;
+	G.pending[k] = (struct syn_slot){
 		.saddr = g->saddr, .daddr = g->daddr, .sport = g->sport, .dport = g->dport,
 		.isn = g->seq, .stamp = ++G.stamp, .win = g->win, .wscale = g->wscale,
 		.ttl = g->ttl, .synack = (g->flags & TH_ACK) != 0,
 	};
+	G.pending_pair[k] = pi;
 	G.st.syn_cached++;
 }
 
-/* The SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
+/* The newest SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
 static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 		       struct syn_slot *out)
 {
-	struct syn_slot *pair = &G.syn[pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS)];
+	uint32_t pi = pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS);
+	struct syn_slot *pair = &G.syn[pi];
 	struct seg key = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+	bool found = false;
 
-	for (int i = 0; i < 2; i++)
-		if (pair[i].stamp && syn_is(&pair[i], &key)) {
+	syn_flush();
+	for (unsigned i = 0; i < 2; i++) {
+		if (!pair[i].stamp || !syn_is(&pair[i], &key))
+			continue;
+		if (!found || pair[i].stamp - out->stamp < (1u << 31))
 			*out = pair[i];
-			memset(&pair[i], 0, sizeof(pair[i]));
-			return true;
-		}
-	return false;
+		found = true;
+		memset(&pair[i], 0, sizeof(pair[i]));
+		syn_set_older(pi, i);
+	}
+	return found;
 }
 
 /* The bitmap of used pairs lets most packets skip the table (a cache miss). */
@@ -995,8 +1105,8 @@ static bool queue_insert(struct flow *f, int side, uint32_t seq, const uint8_t *
 }
 
 /* Bytes from `side` at seq (SYN and FIN excluded): the receiver's checks, then delivery. */
-static void data_in(struct flow *f, int side, uint32_t seq, const uint8_t *data, uint32_t len,
-		    uint8_t doubt)
+static void data_in(struct flow *f, int side, const struct seg *g, uint32_t seq,
+		    const uint8_t *data, uint32_t len, uint8_t doubt)
 {
 	struct half *h = &f->h[side];
 	uint32_t right;
@@ -1048,6 +1158,9 @@ static void data_in(struct flow *f, int side, uint32_t seq, const uint8_t *data,
 		deliver(f, side, data, len, &G.pkt_ts);
 		return;
 	}
+	/* under offload the checksum only matters here: queued, a bad copy loses */
+	if (!doubt && g->csum == CSUM_LATER && !l4_sum_ok(g->ip, g->l4, g->l4len))
+		doubt = DOUBT_CSUM;
 	queue_insert(f, side, seq, data, len, doubt);
 }
 
@@ -1142,7 +1255,7 @@ static void ack_in(struct flow *f, int side, const struct seg *g)
 static bool tcp_segment(struct flow *f, int side, const struct seg *g)
 {
 	struct half *h = &f->h[side], *o = &f->h[!side];
-	uint8_t doubt = g->weak_csum ? DOUBT_CSUM : 0;
+	uint8_t doubt = g->csum == CSUM_BAD ? DOUBT_CSUM : 0;
 	bool ttl_weak = false;
 	uint32_t dseq = g->seq;
 
@@ -1218,7 +1331,7 @@ static bool tcp_segment(struct flow *f, int side, const struct seg *g)
 			f->fin_first = (uint8_t)side;
 	}
 	if (g->len > 0)
-		data_in(f, side, dseq, g->data, g->len, doubt);
+		data_in(f, side, g, dseq, g->data, g->len, doubt);
 	if (f->kind != K_IGNORED)
 		half_drain(f, side);
 	return half_fin_check(f, side);
@@ -1382,36 +1495,39 @@ static struct flow *flow_start(const struct seg *g, int *side)
 
 static bool relevant(const struct seg *g)
 {
-	return port_followed(g->dport) || port_followed(g->sport) || G.p.screen || G.nexpect;
+	return G.p.screen || G.nexpect || port_followed(g->dport) || port_followed(g->sport);
 }
 
 /*
  * A segment on a 4-tuple with no flow: can it change anything? Cheap
- * answers first: an RST, or an ACK with neither data nor SYN nor FIN,
- * starts nothing (no_flow would return); data of an ignored flow is
- * dropped here (one cache line); a SYN reopening an ignored 4-tuple is a
- * new connection, screened anew.
+ * answers first. A bare ACK starts nothing (no_flow would return). Data
+ * of an ignored flow is dropped here (one cache line). The ignored flow's
+ * FIN or RST forgets it, so that the ignored set holds live flows only and
+ * stays sparse: then the set's bit in ignored_used tells most SYNs (scans)
+ * that they reopen nothing, without a cache miss. A SYN reopening an
+ * ignored 4-tuple is a new connection, screened anew.
  */
 static bool unknown_worth(const struct seg *g)
 {
-	struct ignored *e;
+	bool syn = (g->flags & (TH_SYN | TH_ACK)) == TH_SYN, ends = g->flags & (TH_FIN | TH_RST);
+	struct ignored *e = NULL;
 
-	if (!relevant(g) || (g->flags & TH_RST))
+	if (!relevant(g) || (g->len == 0 && !(g->flags & (TH_SYN | TH_FIN | TH_RST))))
 		return false;
-	if (g->len == 0 && !(g->flags & (TH_SYN | TH_FIN)))
-		return false;
-	if (!G.ignored || (g->len == 0 && (g->flags & (TH_SYN | TH_ACK)) != TH_SYN))
-		return true;
-	e = ignored_find(g);
-	if (!e)
-		return true;
-	if ((g->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+	if (G.ignored && (g->len > 0 || ends || syn))
+		e = ignored_find(g);
+	if (e && (syn || ends)) {
+		/* that connection ends, or another begins */
 		e->seen = 0;
-		return true;
+		ignored_mark(g->hash);
+		return syn;
 	}
-	if (e->seen != seen_now())
-		e->seen = seen_now();
-	return false;
+	if (e) {
+		if (e->seen != seen_now())
+			e->seen = seen_now();
+		return false;
+	}
+	return !(g->flags & TH_RST);	/* an RST starts nothing */
 }
 
 /* A segment on a 4-tuple with no flow. */
@@ -1469,6 +1585,19 @@ static void no_flow(struct seg *g)
 		segment_in(f, side, g);
 }
 
+/*
+ * The cache lines a packet of no flow will need, asked for before the flow
+ * table is looked at, so that their misses overlap it and each other
+ * instead of following one another: the ignored set's line for data and
+ * SYNs, the SYN cache pair for a SYN. A packet of a followed flow wastes a
+ * prefetch; it is the rare case.
+ */
+static void prefetch_tables(const struct seg *g)
+{
+	if (G.ignored && g->len > 0)
+		__builtin_prefetch(ignored_set(g->hash), 1);
+}
+
 /* TCP options: only the window scale of a SYN matters here (RFC 7323 2.2). */
 static uint8_t parse_wscale(struct ws_cursor c)
 {
@@ -1522,21 +1651,26 @@ static void tcp_input(const uint8_t *ip, size_t ihl, size_t iplen)
 	g.data = ip + ihl + thl;
 	g.len = (uint32_t)(iplen - ihl - thl);
 	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
+	prefetch_tables(&g);
 	f = flow_find(&g, &side);
 	if (!f && !unknown_worth(&g))
 		return;
 	/*
-	 * README "Checksums": only what can change state is verified; under
-	 * offload (weak) only data, the one thing a bad checksum changes.
+	 * README "Checksums": only what can change state is verified, before
+	 * it does. Under offload (weak) a bad checksum only puts data in
+	 * doubt, and doubt only matters to queued data: data_in computes it
+	 * there (CSUM_LATER), and in-order data never needs it.
 	 */
-	g.weak_csum = false;
-	if ((G.csum_check || (G.csum_weak && g.len > 0)) && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
-		if (G.csum_check) {
-			G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
-			return;
-		}
-		g.weak_csum = true;
+	g.csum = CSUM_GOOD;
+	g.ip = ip;
+	g.l4 = ip + ihl;
+	g.l4len = (uint32_t)(iplen - ihl);
+	if (G.csum_check && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
+		G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
+		return;
 	}
+	if (G.csum_weak && g.len > 0)
+		g.csum = CSUM_LATER;
 	if (f)
 		segment_in(f, side, &g);
 	else
@@ -1725,6 +1859,22 @@ static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caple
 
 /* ------------------------------------------------------------------- API */
 
+/*
+ * A zeroed table whose start is on a cache line, so that a set of entries
+ * (a SYN cache pair, an ignored set) is one line. calloc, not memset: the
+ * pages of a large calloc come zeroed from the kernel, touched only when used.
+ */
+static void *table_alloc(size_t size, void **mem)
+{
+	uintptr_t p;
+
+	*mem = calloc(1, size + 63);
+	if (!*mem)
+		return NULL;
+	p = ((uintptr_t)*mem + 63) & ~(uintptr_t)63;
+	return (void *)p;
+}
+
 int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 {
 	struct ws_defrag_params dp = {FRAG_DATAGRAMS, FRAG_BYTES, FRAG_TIMEOUT, p->target};
@@ -1748,11 +1898,9 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
 	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
 	if (p->screen) {
-		G.ignored = aligned_alloc(64, IGNORED_SLOTS * sizeof(*G.ignored));
-		if (G.ignored)
-			memset(G.ignored, 0, IGNORED_SLOTS * sizeof(*G.ignored));
+		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored), &G.ignored_mem);
 	}
-	G.syn = calloc(SYN_CACHE_SLOTS, sizeof(*G.syn));
+	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn), &G.syn_mem);
 	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
 	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
@@ -1760,8 +1908,8 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 		snprintf(err, errlen, "reassembly: out of memory");
 		free(G.buckets);
 		free(G.occupied);
-		free(G.ignored);
-		free(G.syn);
+		free(G.ignored_mem);
+		free(G.syn_mem);
 		free(G.closed);
 		ws_defrag_free(G.defrag);
 		memset(&G, 0, sizeof(G));
@@ -1837,13 +1985,14 @@ void ws_reasm_finish(void)
 	ws_defrag_free(G.defrag);
 	free(G.buckets);
 	free(G.occupied);
-	free(G.ignored);
-	free(G.syn);
+	free(G.ignored_mem);
+	free(G.syn_mem);
 	free(G.closed);
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
 	G.ignored = NULL;
+	G.ignored_mem = G.syn_mem = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;
