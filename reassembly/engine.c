@@ -172,6 +172,7 @@ static struct {
 	uint32_t nbuckets;
 	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
 	void *ignored_mem, *syn_mem;	/* as allocated (table_alloc) */
+	struct flow *spare;	/* the last flow freed, for the next one */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
@@ -438,13 +439,23 @@ static void flow_free(struct flow *f)
 	screen_bufs_free(f);
 	free(f->line);
 	free(f->flow_user);
-	free(f);
+	if (G.spare)
+		free(f);
+	else
+		G.spare = f;	/* most screened flows live one segment: reuse, still in cache */
 }
 
 static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uint16_t sport)
 {
-	struct flow *f = calloc(1, sizeof(*f));
+	struct flow *f = G.spare;
 	uint32_t b;
+
+	if (f) {
+		G.spare = NULL;
+		memset(f, 0, sizeof(*f));
+	} else {
+		f = calloc(1, sizeof(*f));
+	}
 
 	if (!f) {
 		G.st.no_mem++;
@@ -1988,6 +1999,8 @@ void ws_reasm_finish(void)
 	free(G.ignored_mem);
 	free(G.syn_mem);
 	free(G.closed);
+	free(G.spare);
+	G.spare = NULL;
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
