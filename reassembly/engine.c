@@ -35,6 +35,9 @@
 
 #define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs */
 #define CLOSED_SLOTS 65536u	/* power of two, in pairs */
+#define SYN_PENDING 16		/* SYNs held while their cache line is fetched */
+#define IGNORED_SLOTS 65536u	/* power of two, in sets of IGNORED_WAYS (README "Screening") */
+#define IGNORED_WAYS 4		/* one 64-byte cache line per set */
 #define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
 #define DEFAULT_WINDOW 65535u	/* receiver's window before we saw it (README: Window) */
 #define PICKUP_WSCALE 14	/* scale assumed when the handshake was not seen */
@@ -56,6 +59,7 @@
 #define FRAG_BYTES (4u << 20)
 
 enum kind { K_SCREEN, K_STREAM, K_IGNORED };
+enum csum { CSUM_GOOD, CSUM_BAD, CSUM_LATER };
 enum list { L_SCREEN, L_STREAM, L_SHELL, L_LISTS };
 
 /* One direction: what `this side` sent, and what it offered the other. */
@@ -99,7 +103,10 @@ struct syn_slot {
 	uint16_t win;
 	uint8_t wscale, ttl;
 	bool synack;
+	uint8_t pad[7];		/* 32 bytes: a pair is one cache line (table_alloc) */
 };
+
+_Static_assert(sizeof(struct syn_slot) == 32, "a SYN cache pair is one cache line");
 
 struct closed_slot {
 	uint32_t saddr, daddr;	/* client, server */
@@ -109,6 +116,18 @@ struct closed_slot {
 	time_t when;
 	bool server_time_wait;	/* the server closed first: it lingers in TIME-WAIT */
 };
+
+/*
+ * A flow screening ignored: only its 4-tuple (the lower endpoint first) and
+ * when it was last seen, so that its later packets cost one cache line.
+ */
+struct ignored {
+	uint32_t a, b;		/* network order */
+	uint16_t pa, pb;
+	uint32_t seen;		/* capture second + 1; 0: empty */
+};
+
+_Static_assert(sizeof(struct ignored) * IGNORED_WAYS == 64, "an ignored set is one cache line");
 
 struct expect {
 	struct ws_addr client;	/* WS_AF_NONE: any */
@@ -131,9 +150,12 @@ struct seg {
 	uint8_t flags, ttl;
 	uint16_t win;
 	uint8_t wscale;
-	bool weak_csum;
+	uint8_t csum;		/* CSUM_GOOD, CSUM_BAD, or CSUM_LATER: not computed yet */
 	const uint8_t *data;
 	uint32_t len;
+	const uint8_t *ip, *l4;	/* for a checksum computed late */
+	uint32_t l4len;
+	uint32_t hash;		/* hash4 of the 4-tuple, either direction */
 };
 
 struct lru {
@@ -146,10 +168,20 @@ static struct {
 	struct ws_reasm_stats st;
 	uint8_t watched[65536 / 8], forced[65536 / 8];
 	struct flow **buckets;
+	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
+	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
+	void *ignored_mem, *syn_mem;	/* as allocated (table_alloc) */
+	struct flow *spare;	/* the last flow freed, for the next one */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
+	uint64_t closed_used[CLOSED_SLOTS / 2 / 64];	/* a bit per pair: anything in it? */
+	uint64_t syn_older[SYN_CACHE_SLOTS / 2 / 64];	/* a bit per pair: its older way */
+	struct syn_slot pending[SYN_PENDING];	/* SYNs not yet written (syn_remember) */
+	uint32_t pending_pair[SYN_PENDING];
+	unsigned pending_head, npending;
+	uint64_t ignored_used[IGNORED_SLOTS / IGNORED_WAYS / 64];	/* a bit per set */
 	uint32_t stamp;
 	struct expect expect[EXPECT_SLOTS];
 	size_t nexpect;
@@ -226,18 +258,40 @@ static void clock_observe(const struct timeval *ts)
 
 /* ------------------------------------------------------------- checksums */
 
-static uint32_t sum_bytes(uint32_t sum, const uint8_t *p, size_t len)
+/*
+ * The Internet checksum (RFC 1071) of p, added to sum, with the 16-bit
+ * words taken in host order: RFC 1071 section 2(B), the sum is the same in
+ * either byte order up to a swap of its two bytes, and "all ones" (the
+ * verdict) is the same either way. Eight bytes per step, two 32-bit halves
+ * into a 64-bit accumulator that cannot overflow below 2^32 steps.
+ */
+static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
-	for (; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (i < len)
-		sum += (uint32_t)p[i] << 8;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, p + i, 8);
+		sum += (v & 0xffffffffu) + (v >> 32);
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+
+		memcpy(&w, p + i, 2);
+		sum += w;
+	}
+	if (i < len) {
+		uint8_t last[2] = {p[i], 0};	/* an odd byte is padded with a zero (RFC 1071) */
+		uint16_t w;
+
+		memcpy(&w, last, 2);
+		sum += w;
+	}
 	return sum;
 }
 
-static uint16_t fold(uint32_t sum)
+static uint16_t fold(uint64_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -249,13 +303,13 @@ static bool ip_sum_ok(const uint8_t *ip, size_t ihl)
 	return fold(sum_bytes(0, ip, ihl)) == 0xffff;
 }
 
-/* TCP or UDP over IPv4: the pseudo-header, then the segment. */
+/* TCP or UDP over IPv4: the pseudo-header (host-order words, as above), then the segment. */
 static bool l4_sum_ok(const uint8_t *ip, const uint8_t *l4, size_t len)
 {
-	uint32_t sum = sum_bytes(0, ip + 12, 8);
+	uint64_t sum = sum_bytes(0, ip + 12, 8);
 
-	sum += ip[9];
-	sum += (uint32_t)len;
+	sum += htons(ip[9]);
+	sum += htons((uint16_t)len);
 	return fold(sum_bytes(sum, l4, len)) == 0xffff;
 }
 
@@ -270,12 +324,24 @@ static uint32_t hash4(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
 	return (uint32_t)(h ^ h >> 29);
 }
 
+static bool bucket_used(uint32_t b)
+{
+	return G.occupied[b >> 6] >> (b & 63) & 1;
+}
+
+/*
+ * Most packets belong to no flow of the table (ignored flows are not in
+ * it, see ignored_find): the occupancy bitmap answers that from L1/L2
+ * without reading the bucket array.
+ */
 static struct flow *flow_find(const struct seg *s, int *side)
 {
-	struct flow *f = G.buckets[hash4(s->saddr, s->sport, s->daddr, s->dport) &
-				   (G.nbuckets - 1)];
+	uint32_t b = s->hash & (G.nbuckets - 1);
+	struct flow *f;
 
-	for (; f; f = f->hnext) {
+	if (!bucket_used(b))
+		return NULL;
+	for (f = G.buckets[b]; f; f = f->hnext) {
 		if (f->addr[0] == s->saddr && f->port[0] == s->sport && f->addr[1] == s->daddr &&
 		    f->port[1] == s->dport) {
 			*side = WS_SIDE_CLIENT;
@@ -334,13 +400,15 @@ static void lru_touch(struct flow *f)
 
 static void hash_unlink(struct flow *f)
 {
-	struct flow **pp = &G.buckets[hash4(f->addr[0], f->port[0], f->addr[1], f->port[1]) &
-				      (G.nbuckets - 1)];
+	uint32_t b = hash4(f->addr[0], f->port[0], f->addr[1], f->port[1]) & (G.nbuckets - 1);
+	struct flow **pp = &G.buckets[b];
 
 	while (*pp && *pp != f)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = f->hnext;
+	if (!G.buckets[b])
+		G.occupied[b >> 6] &= ~(1ull << (b & 63));
 }
 
 static void half_free_queue(struct half *h)
@@ -371,13 +439,23 @@ static void flow_free(struct flow *f)
 	screen_bufs_free(f);
 	free(f->line);
 	free(f->flow_user);
-	free(f);
+	if (G.spare)
+		free(f);
+	else
+		G.spare = f;	/* most screened flows live one segment: reuse, still in cache */
 }
 
 static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uint16_t sport)
 {
-	struct flow *f = calloc(1, sizeof(*f));
+	struct flow *f = G.spare;
 	uint32_t b;
+
+	if (f) {
+		G.spare = NULL;
+		memset(f, 0, sizeof(*f));
+	} else {
+		f = calloc(1, sizeof(*f));
+	}
 
 	if (!f) {
 		G.st.no_mem++;
@@ -398,7 +476,114 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	b = hash4(caddr, cport, saddr, sport) & (G.nbuckets - 1);
 	f->hnext = G.buckets[b];
 	G.buckets[b] = f;
+	G.occupied[b >> 6] |= 1ull << (b & 63);
 	return f;
+}
+
+/* --------------------------------------------------------- ignored flows */
+
+/*
+ * README "Screening": a flow screening ignored leaves the flow table; its
+ * 4-tuple goes here, a set-associative table of IGNORED_WAYS per cache
+ * line, so that its later packets cost one cache line and no allocation.
+ * An entry idle for idle_timeout is gone; a full set replaces its least
+ * recently seen entry (counted): that flow, if it speaks again, is
+ * screened again from where it is, as a flow picked up mid-stream.
+ */
+static void ignored_key(const struct seg *g, struct ignored *k)
+{
+	uint64_t x = (uint64_t)g->saddr << 16 | g->sport, y = (uint64_t)g->daddr << 16 | g->dport;
+	bool swap = y < x;
+
+	k->a = swap ? g->daddr : g->saddr;
+	k->pa = swap ? g->dport : g->sport;
+	k->b = swap ? g->saddr : g->daddr;
+	k->pb = swap ? g->sport : g->dport;
+}
+
+static uint32_t ignored_set_index(uint32_t hash)
+{
+	/* the high bits: the low ones pick the flow table's bucket */
+	return (hash >> 16) & (IGNORED_SLOTS / IGNORED_WAYS - 1);
+}
+
+static struct ignored *ignored_set(uint32_t hash)
+{
+	return &G.ignored[ignored_set_index(hash) * IGNORED_WAYS];
+}
+
+/* Keep the set's bit in ignored_used: does it hold any entry? */
+static void ignored_mark(uint32_t hash)
+{
+	uint32_t si = ignored_set_index(hash);
+	const struct ignored *set = &G.ignored[si * IGNORED_WAYS];
+	bool used = false;
+
+	for (int i = 0; i < IGNORED_WAYS; i++)
+		used |= set[i].seen != 0;
+	if (used)
+		G.ignored_used[si / 64] |= 1ull << (si % 64);
+	else
+		G.ignored_used[si / 64] &= ~(1ull << (si % 64));
+}
+
+static uint32_t seen_now(void)
+{
+	return (uint32_t)G.now.tv_sec + 1;
+}
+
+static bool ignored_fresh(const struct ignored *e)
+{
+	return e->seen && seen_now() - e->seen <= (uint32_t)G.p.idle_timeout;
+}
+
+static struct ignored *ignored_find(const struct seg *g)
+{
+	uint32_t si = ignored_set_index(g->hash);
+	struct ignored k, *set = ignored_set(g->hash);
+
+	if (!(G.ignored_used[si / 64] >> (si % 64) & 1))
+		return NULL;
+	ignored_key(g, &k);
+	for (int i = 0; i < IGNORED_WAYS; i++) {
+		struct ignored *e = &set[i];
+
+		if (e->a == k.a && e->b == k.b && e->pa == k.pa && e->pb == k.pb && e->seen) {
+			if (ignored_fresh(e))
+				return e;
+			e->seen = 0;
+			ignored_mark(g->hash);
+			return NULL;
+		}
+	}
+	return NULL;
+}
+
+static void ignored_add(const struct flow *f)
+{
+	struct seg g = {.saddr = f->addr[0], .daddr = f->addr[1], .sport = f->port[0],
+			.dport = f->port[1]};
+	struct ignored k, *set, *slot = NULL;
+
+	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
+	set = ignored_set(g.hash);
+	ignored_key(&g, &k);
+	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
+		if (set[i].a == k.a && set[i].b == k.b && set[i].pa == k.pa && set[i].pb == k.pb)
+			slot = &set[i];
+	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
+		if (!ignored_fresh(&set[i]))
+			slot = &set[i];
+	if (!slot) {
+		slot = &set[0];
+		for (int i = 1; i < IGNORED_WAYS; i++)
+			if (seen_now() - set[i].seen > seen_now() - slot->seen)
+				slot = &set[i];
+		G.st.ignored_replaced++;
+	}
+	k.seen = seen_now();
+	*slot = k;
+	ignored_mark(g.hash);
 }
 
 /* ------------------------------------------------------- SYN cache, closed */
@@ -419,46 +604,114 @@ static bool syn_is(const struct syn_slot *s, const struct seg *g)
 	       s->dport == g->dport;
 }
 
+/* Which way of a SYN cache pair is the older (the next to be replaced). */
+static unsigned syn_older(uint32_t pair)
+{
+	return G.syn_older[pair / 128] >> (pair / 2 & 63) & 1;
+}
+
+static void syn_set_older(uint32_t pair, unsigned way)
+{
+	uint64_t bit = 1ull << (pair / 2 & 63);
+
+	if (way)
+		G.syn_older[pair / 128] |= bit;
+	else
+		G.syn_older[pair / 128] &= ~bit;
+}
+
+static void syn_store(const struct syn_slot *x, uint32_t pi)
+{
+	unsigned way = syn_older(pi);
+
+	G.syn[pi + way] = *x;
+	syn_set_older(pi, !way);
+}
+
+/* Every pending SYN into the cache, oldest first: before the cache is read. */
+static void syn_flush(void)
+{
+	for (unsigned i = 0; i < G.npending; i++) {
+		unsigned k = (G.pending_head + i) % SYN_PENDING;
+
+		syn_store(&G.pending[k], G.pending_pair[k]);
+	}
+	G.npending = 0;
+}
+
 /*
  * Two-way set associative: a SYN replaces the older of its pair, so a scan
  * has to hit the same pair twice between a handshake and its first data
  * (with 300k SYNs in flight and 65536 slots, about 1 handshake in 5 loses its
  * ISN: its stream is then picked up from its first data, losing nothing).
+ * Which way is older is a bit outside the table. Most SYNs are scans, and
+ * their slots, never read, are cold: a store to one waits for the line as
+ * long as a read would. So a SYN is written SYN_PENDING SYNs later, its
+ * line prefetched now; syn_recall flushes what is pending first, so the
+ * cache reads exactly as if every SYN had been written at once. A
+ * retransmitted SYN takes the other way; syn_recall takes the newest.
  */
 static void syn_remember(const struct seg *g)
 {
-	struct syn_slot *pair = &G.syn[pair_index(g->saddr, g->daddr, g->sport, g->dport,
-						  SYN_CACHE_SLOTS)];
-	struct syn_slot *s;
+	uint32_t pi = pair_index(g->saddr, g->daddr, g->sport, g->dport, SYN_CACHE_SLOTS);
+	unsigned k;
 
-	if (syn_is(&pair[1], g))
-		s = &pair[1];
-	else if (syn_is(&pair[0], g))
-		s = &pair[0];
-	else
-		s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
-	*s = (struct syn_slot){
+	__builtin_prefetch(&G.syn[pi], 1);
+	if (G.npending == SYN_PENDING) {
+		syn_store(&G.pending[G.pending_head], G.pending_pair[G.pending_head]);
+		G.pending_head = (G.pending_head + 1) % SYN_PENDING;
+		G.npending--;
+	}
+	k = (G.pending_head + G.npending++) % SYN_PENDING;
+	G.pending[k] = (struct syn_slot){
 		.saddr = g->saddr, .daddr = g->daddr, .sport = g->sport, .dport = g->dport,
 		.isn = g->seq, .stamp = ++G.stamp, .win = g->win, .wscale = g->wscale,
 		.ttl = g->ttl, .synack = (g->flags & TH_ACK) != 0,
 	};
+	G.pending_pair[k] = pi;
 	G.st.syn_cached++;
 }
 
-/* The SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
+/* The newest SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
 static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
 		       struct syn_slot *out)
 {
-	struct syn_slot *pair = &G.syn[pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS)];
+	uint32_t pi = pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS);
+	struct syn_slot *pair = &G.syn[pi];
 	struct seg key = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+	bool found = false;
 
-	for (int i = 0; i < 2; i++)
-		if (pair[i].stamp && syn_is(&pair[i], &key)) {
+	syn_flush();
+	for (unsigned i = 0; i < 2; i++) {
+		if (!pair[i].stamp || !syn_is(&pair[i], &key))
+			continue;
+		if (!found || pair[i].stamp - out->stamp < (1u << 31))
 			*out = pair[i];
-			memset(&pair[i], 0, sizeof(pair[i]));
-			return true;
-		}
-	return false;
+		found = true;
+		memset(&pair[i], 0, sizeof(pair[i]));
+		syn_set_older(pi, i);
+	}
+	return found;
+}
+
+/* The bitmap of used pairs lets most packets skip the table (a cache miss). */
+static void closed_mark(uint32_t pair)
+{
+	struct closed_slot *p = &G.closed[pair];
+	uint64_t bit = 1ull << (pair / 2 & 63);
+
+	if (p[0].stamp || p[1].stamp)
+		G.closed_used[pair / 128] |= bit;
+	else
+		G.closed_used[pair / 128] &= ~bit;
+}
+
+static void closed_clear(struct closed_slot *x)
+{
+	uint32_t pair = (uint32_t)(x - G.closed) & ~1u;
+
+	memset(x, 0, sizeof(*x));
+	closed_mark(pair);
 }
 
 static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
@@ -468,15 +721,18 @@ static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 	for (int dir = 0; dir < 2; dir++) {
 		uint32_t c = dir ? g->daddr : g->saddr, s = dir ? g->saddr : g->daddr;
 		uint16_t cp = dir ? g->dport : g->sport, sp = dir ? g->sport : g->dport;
+		uint32_t pi = pair_index(c, s, cp, sp, CLOSED_SLOTS);
 
-		pair = &G.closed[pair_index(c, s, cp, sp, CLOSED_SLOTS)];
+		if (!(G.closed_used[pi / 128] >> (pi / 2 & 63) & 1))
+			continue;
+		pair = &G.closed[pi];
 		for (int i = 0; i < 2; i++) {
 			struct closed_slot *x = &pair[i];
 
 			if (x->stamp && x->saddr == c && x->daddr == s && x->sport == cp &&
 			    x->dport == sp) {
 				if (G.now.tv_sec - x->when > TIME_WAIT) {
-					memset(x, 0, sizeof(*x));
+					closed_clear(x);
 					return NULL;
 				}
 				*client_sent = dir == 0;
@@ -490,8 +746,8 @@ static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 /* README "Closed": the 4-tuple is remembered for TIME_WAIT seconds. */
 static void closed_remember(const struct flow *f)
 {
-	struct closed_slot *pair = &G.closed[pair_index(f->addr[0], f->addr[1], f->port[0],
-							f->port[1], CLOSED_SLOTS)];
+	uint32_t pi = pair_index(f->addr[0], f->addr[1], f->port[0], f->port[1], CLOSED_SLOTS);
+	struct closed_slot *pair = &G.closed[pi];
 	struct closed_slot *s = pair[0].stamp <= pair[1].stamp ? &pair[0] : &pair[1];
 
 	*s = (struct closed_slot){
@@ -501,6 +757,7 @@ static void closed_remember(const struct flow *f)
 	};
 	if (!f->h[0].seen && !f->h[0].nxt_known)
 		s->cend = s->cisn;
+	closed_mark(pi);
 	G.st.closed_remembered++;
 }
 
@@ -609,6 +866,21 @@ static bool has_newline(const uint8_t *p, size_t n)
 	return memchr(p, '\n', n) != NULL;
 }
 
+/* Append to this side's screening bytes (room was checked). */
+static bool screen_keep(struct flow *f, int side, const uint8_t *data, size_t n)
+{
+	if (!f->sbuf[side]) {
+		f->sbuf[side] = malloc(WS_SCREEN_BYTES);
+		if (!f->sbuf[side]) {
+			G.st.no_mem++;
+			return false;
+		}
+	}
+	memcpy(f->sbuf[side] + f->slen[side], data, n);
+	f->slen[side] = (uint16_t)(f->slen[side] + n);
+	return true;
+}
+
 /*
  * Screening (README "Screening"): the classifier sees the first
  * WS_SCREEN_BYTES of each side. A watched port is followed whatever the
@@ -625,20 +897,17 @@ static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
 		f->first_side = (uint8_t)side;
 	if (f->nsegs < 255)
 		f->nsegs++;
-	if (take > 0) {
-		uint8_t *b = f->sbuf[side];
-
-		if (!b) {
-			b = f->sbuf[side] = malloc(WS_SCREEN_BYTES);
-			if (!b) {
-				G.st.no_mem++;
-				return;
-			}
-		}
-		memcpy(b + f->slen[side], data, take);
-		f->slen[side] = (uint16_t)(f->slen[side] + take);
+	if (take > 0 && f->slen[side] == 0 && G.p.screen) {
+		/* nothing kept yet: screen the segment where it lies, keep it only if needed */
+		v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, data, take);
+		if ((v != WS_SCREEN_IGNORE || f->watched) && !screen_keep(f, side, data, take))
+			return;
+	} else if (take > 0) {
+		if (!screen_keep(f, side, data, take))
+			return;
 		if (G.p.screen)
-			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, b, f->slen[side]);
+			v = G.p.screen(G.p.arg, &f->info, (enum ws_side)side, f->sbuf[side],
+				       f->slen[side]);
 	}
 	bool truncated_before = f->sfull[side];
 
@@ -847,8 +1116,8 @@ static bool queue_insert(struct flow *f, int side, uint32_t seq, const uint8_t *
 }
 
 /* Bytes from `side` at seq (SYN and FIN excluded): the receiver's checks, then delivery. */
-static void data_in(struct flow *f, int side, uint32_t seq, const uint8_t *data, uint32_t len,
-		    uint8_t doubt)
+static void data_in(struct flow *f, int side, const struct seg *g, uint32_t seq,
+		    const uint8_t *data, uint32_t len, uint8_t doubt)
 {
 	struct half *h = &f->h[side];
 	uint32_t right;
@@ -900,6 +1169,9 @@ static void data_in(struct flow *f, int side, uint32_t seq, const uint8_t *data,
 		deliver(f, side, data, len, &G.pkt_ts);
 		return;
 	}
+	/* under offload the checksum only matters here: queued, a bad copy loses */
+	if (!doubt && g->csum == CSUM_LATER && !l4_sum_ok(g->ip, g->l4, g->l4len))
+		doubt = DOUBT_CSUM;
 	queue_insert(f, side, seq, data, len, doubt);
 }
 
@@ -927,20 +1199,23 @@ static void skip_gap(struct flow *f, int side, uint32_t ack)
 	half_drain(f, side);
 }
 
-static void half_fin_check(struct flow *f, int side)
+/* False when the flow ended (f is freed). */
+static bool half_fin_check(struct flow *f, int side)
 {
 	struct half *h = &f->h[side], *o = &f->h[!side];
 
 	if (!h->fin_seen || h->fin_done || h->nxt != h->fin)
-		return;
+		return true;
 	h->fin_done = true;
 	if (side == WS_SIDE_CLIENT && f->kind == K_SCREEN && f->watched && f->slen[side] > 0)
 		promote(f, false, &G.pkt_ts);	/* the end of input completes a command */
 	if (side == WS_SIDE_CLIENT && f->kind == K_STREAM && f->line_len > 0 && !f->overlong &&
 	    G.p.on_line)
 		line_emit(f, &G.pkt_ts);	/* cmd.exe runs the last line at end of input */
-	if (o->fin_done)
-		flow_end(f, WS_CLOSE_FIN);
+	if (!o->fin_done)
+		return true;
+	flow_end(f, WS_CLOSE_FIN);
+	return false;
 }
 
 /* ------------------------------------------------------------------ TCP */
@@ -991,7 +1266,7 @@ static void ack_in(struct flow *f, int side, const struct seg *g)
 static bool tcp_segment(struct flow *f, int side, const struct seg *g)
 {
 	struct half *h = &f->h[side], *o = &f->h[!side];
-	uint8_t doubt = g->weak_csum ? DOUBT_CSUM : 0;
+	uint8_t doubt = g->csum == CSUM_BAD ? DOUBT_CSUM : 0;
 	bool ttl_weak = false;
 	uint32_t dseq = g->seq;
 
@@ -1067,11 +1342,23 @@ static bool tcp_segment(struct flow *f, int side, const struct seg *g)
 			f->fin_first = (uint8_t)side;
 	}
 	if (g->len > 0)
-		data_in(f, side, dseq, g->data, g->len, doubt);
+		data_in(f, side, g, dseq, g->data, g->len, doubt);
 	if (f->kind != K_IGNORED)
 		half_drain(f, side);
-	half_fin_check(f, side);
-	return true;
+	return half_fin_check(f, side);
+}
+
+/*
+ * A segment for a flow of the table. A flow screening ignored leaves the
+ * table for the ignored set (README "Screening"), its bytes already freed.
+ */
+static void segment_in(struct flow *f, int side, const struct seg *g)
+{
+	if (tcp_segment(f, side, g) && f->kind == K_IGNORED) {
+		if (G.ignored)
+			ignored_add(f);
+		flow_free(f);
+	}
 }
 
 static bool port_followed(uint16_t p)
@@ -1219,7 +1506,39 @@ static struct flow *flow_start(const struct seg *g, int *side)
 
 static bool relevant(const struct seg *g)
 {
-	return port_followed(g->dport) || port_followed(g->sport) || G.p.screen || G.nexpect;
+	return G.p.screen || G.nexpect || port_followed(g->dport) || port_followed(g->sport);
+}
+
+/*
+ * A segment on a 4-tuple with no flow: can it change anything? Cheap
+ * answers first. A bare ACK starts nothing (no_flow would return). Data
+ * of an ignored flow is dropped here (one cache line). The ignored flow's
+ * FIN or RST forgets it, so that the ignored set holds live flows only and
+ * stays sparse: then the set's bit in ignored_used tells most SYNs (scans)
+ * that they reopen nothing, without a cache miss. A SYN reopening an
+ * ignored 4-tuple is a new connection, screened anew.
+ */
+static bool unknown_worth(const struct seg *g)
+{
+	bool syn = (g->flags & (TH_SYN | TH_ACK)) == TH_SYN, ends = g->flags & (TH_FIN | TH_RST);
+	struct ignored *e = NULL;
+
+	if (!relevant(g) || (g->len == 0 && !(g->flags & (TH_SYN | TH_FIN | TH_RST))))
+		return false;
+	if (G.ignored && (g->len > 0 || ends || syn))
+		e = ignored_find(g);
+	if (e && (syn || ends)) {
+		/* that connection ends, or another begins */
+		e->seen = 0;
+		ignored_mark(g->hash);
+		return syn;
+	}
+	if (e) {
+		if (e->seen != seen_now())
+			e->seen = seen_now();
+		return false;
+	}
+	return !(g->flags & TH_RST);	/* an RST starts nothing */
 }
 
 /* A segment on a 4-tuple with no flow. */
@@ -1246,7 +1565,7 @@ static void no_flow(struct seg *g)
 			return;
 		}
 		if (c)
-			memset(c, 0, sizeof(*c));
+			closed_clear(c);
 		if (G.nexpect && expect_take(g)) {
 			follow_from_syn(g);
 			return;
@@ -1274,7 +1593,20 @@ static void no_flow(struct seg *g)
 		return;
 	f = flow_start(g, &side);
 	if (f)
-		tcp_segment(f, side, g);
+		segment_in(f, side, g);
+}
+
+/*
+ * The cache lines a packet of no flow will need, asked for before the flow
+ * table is looked at, so that their misses overlap it and each other
+ * instead of following one another: the ignored set's line for data and
+ * SYNs, the SYN cache pair for a SYN. A packet of a followed flow wastes a
+ * prefetch; it is the rare case.
+ */
+static void prefetch_tables(const struct seg *g)
+{
+	if (G.ignored && g->len > 0)
+		__builtin_prefetch(ignored_set(g->hash), 1);
 }
 
 /* TCP options: only the window scale of a SYN matters here (RFC 7323 2.2). */
@@ -1329,22 +1661,29 @@ static void tcp_input(const uint8_t *ip, size_t ihl, size_t iplen)
 		g.wscale = parse_wscale(ws_cursor(ip + ihl + 20, thl - 20));
 	g.data = ip + ihl + thl;
 	g.len = (uint32_t)(iplen - ihl - thl);
+	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
+	prefetch_tables(&g);
 	f = flow_find(&g, &side);
-	if ((!f && !relevant(&g)) || (f && f->kind == K_IGNORED)) {
-		if (f)
-			lru_touch(f);
+	if (!f && !unknown_worth(&g))
+		return;
+	/*
+	 * README "Checksums": only what can change state is verified, before
+	 * it does. Under offload (weak) a bad checksum only puts data in
+	 * doubt, and doubt only matters to queued data: data_in computes it
+	 * there (CSUM_LATER), and in-order data never needs it.
+	 */
+	g.csum = CSUM_GOOD;
+	g.ip = ip;
+	g.l4 = ip + ihl;
+	g.l4len = (uint32_t)(iplen - ihl);
+	if (G.csum_check && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
+		G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
 		return;
 	}
-	g.weak_csum = false;
-	if ((G.csum_check || G.csum_weak) && !l4_sum_ok(ip, ip + ihl, iplen - ihl)) {
-		if (G.csum_check) {
-			G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
-			return;
-		}
-		g.weak_csum = true;
-	}
+	if (G.csum_weak && g.len > 0)
+		g.csum = CSUM_LATER;
 	if (f)
-		tcp_segment(f, side, &g);
+		segment_in(f, side, &g);
 	else
 		no_flow(&g);
 }
@@ -1531,6 +1870,22 @@ static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caple
 
 /* ------------------------------------------------------------------- API */
 
+/*
+ * A zeroed table whose start is on a cache line, so that a set of entries
+ * (a SYN cache pair, an ignored set) is one line. calloc, not memset: the
+ * pages of a large calloc come zeroed from the kernel, touched only when used.
+ */
+static void *table_alloc(size_t size, void **mem)
+{
+	uintptr_t p;
+
+	*mem = calloc(1, size + 63);
+	if (!*mem)
+		return NULL;
+	p = ((uintptr_t)*mem + 63) & ~(uintptr_t)63;
+	return (void *)p;
+}
+
 int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 {
 	struct ws_defrag_params dp = {FRAG_DATAGRAMS, FRAG_BYTES, FRAG_TIMEOUT, p->target};
@@ -1552,13 +1907,20 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	for (G.nbuckets = 1024; G.nbuckets < want && G.nbuckets < (1u << 24);)
 		G.nbuckets <<= 1;
 	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
-	G.syn = calloc(SYN_CACHE_SLOTS, sizeof(*G.syn));
+	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
+	if (p->screen) {
+		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored), &G.ignored_mem);
+	}
+	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn), &G.syn_mem);
 	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
-	if (!G.buckets || !G.syn || !G.closed || !G.defrag) {
+	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
+	    !G.defrag) {
 		snprintf(err, errlen, "reassembly: out of memory");
 		free(G.buckets);
-		free(G.syn);
+		free(G.occupied);
+		free(G.ignored_mem);
+		free(G.syn_mem);
 		free(G.closed);
 		ws_defrag_free(G.defrag);
 		memset(&G, 0, sizeof(G));
@@ -1633,10 +1995,17 @@ void ws_reasm_finish(void)
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
 	free(G.buckets);
-	free(G.syn);
+	free(G.occupied);
+	free(G.ignored_mem);
+	free(G.syn_mem);
 	free(G.closed);
+	free(G.spare);
+	G.spare = NULL;
 	G.defrag = NULL;
 	G.buckets = NULL;
+	G.occupied = NULL;
+	G.ignored = NULL;
+	G.ignored_mem = G.syn_mem = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;

@@ -161,6 +161,7 @@ struct ws_reasm_stats {
 	uint64_t checksum_sampled, checksum_sample_bad;
 	/* screening and tables */
 	uint64_t screened, screen_promoted, screen_ignored, screen_evicted;
+	uint64_t ignored_replaced;	/* ignored flows forgotten for room (screened again if seen) */
 	uint64_t refused;		/* promotions refused: table full of shell streams */
 	uint64_t protected_streams;
 	uint64_t expect_added, expect_hit, expect_full, expect_expired;
