@@ -22,10 +22,12 @@ ip netns exec "$nsb" "$ws" -i "${tag}1" --no-fetch -c "$work/ws.yaml" -o "$work/
 	>"$work/stdout" 2>"$work/stderr" &
 wspid=$!
 pids=$wspid
+# the outputs exist once every worker has its capture open
 for _ in $(seq 30); do
-	[ "$(pgrep -f -x 'ws-worker' 2>/dev/null | wc -l)" -ge 0 ] && [ -f "$work/out/blasterlog.txt" ] && break
+	[ -f "$work/out/blasterlog.txt" ] && break
 	sleep 0.1
 done
+[ -f "$work/out/blasterlog.txt" ] || { cat "$work/stderr"; fail "the sensor did not start"; exit 1; }
 sleep 0.5
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "tcpreplay failed"
 sleep 1.5
