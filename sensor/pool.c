@@ -377,17 +377,6 @@ static void cleanup(struct pool *p)
 	}
 }
 
-static int sandbox(struct ws_run *run, char *err, size_t errlen)
-{
-	const char *dir = ws_can_chroot() ? run->cfg.output.dir : NULL;
-
-	if (ws_drop_privs(&run->sensor_ids, dir, err, errlen) < 0)
-		return -1;
-	if (run->cfg.privsep.seccomp && ws_seccomp_apply(WS_ROLE_POOL, err, errlen) < 0)
-		return -1;
-	return 0;
-}
-
 static int pool_setup(struct pool *p, int ctl, char *err, size_t errlen)
 {
 	if (fork_members(p, ctl, err, errlen) < 0)
@@ -396,7 +385,7 @@ static int pool_setup(struct pool *p, int ctl, char *err, size_t errlen)
 	if (!p->sup)
 		return -1;
 	sig = ws_signals_install(NULL);
-	if (sandbox(p->run, err, errlen) < 0)
+	if (ws_sandbox_sensor(p->run, WS_ROLE_POOL, err, errlen) < 0)
 		return -1;
 	if (start_members(p) < 0) {
 		snprintf(err, errlen, "starting the workers: %s", strerror(errno));

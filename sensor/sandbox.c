@@ -270,3 +270,14 @@ int ws_monitor_caps(bool chown_back, char *err, size_t errlen)
 		}
 	return 0;
 }
+
+int ws_sandbox_sensor(const struct ws_run *run, enum ws_role role, char *err, size_t errlen)
+{
+	const char *dir = ws_can_chroot() ? run->cfg.output.dir : NULL;
+
+	if (ws_drop_privs(&run->sensor_ids, dir, err, errlen) < 0)
+		return -1;
+	if (run->cfg.privsep.seccomp && ws_seccomp_apply(role, err, errlen) < 0)
+		return -1;
+	return 0;
+}

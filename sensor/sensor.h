@@ -182,6 +182,13 @@ int ws_give_to(const struct ws_ids *ids, int fd, char *err, size_t errlen);
 int ws_monitor_caps(bool chown_back, char *err, size_t errlen);
 /* no_new_privs, then the role's system-call allow-list. 0 or -1. */
 int ws_seccomp_apply(enum ws_role role, char *err, size_t errlen);
+struct ws_run;
+/*
+ * A process with the sensor's user (ws-sensor, a pool's supervisor or
+ * worker): chroot into the output directory (when allowed), drop to
+ * privsep.user, then role's seccomp list. 0, or -1 with err set.
+ */
+int ws_sandbox_sensor(const struct ws_run *run, enum ws_role role, char *err, size_t errlen);
 
 /* ------------------------------------------------------------ processes */
 

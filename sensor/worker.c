@@ -178,8 +178,11 @@ static void relay_send(struct worker *w, const uint8_t *buf, size_t len, bool ma
 {
 	ssize_t n;
 
-	if (len == 0) {		/* cannot happen with bounded fields: say so if it does */
-		fprintf(stderr, "wormsnare: %srecord too large for the relay, dropped\n", w->who);
+	if (len == 0) {		/* every field is bounded far below the limit: a bug if it happens */
+		fprintf(stderr, "wormsnare: %srecord too large for the relay%s\n", w->who,
+			may_lose ? ", dropped" : "");
+		if (!may_lose)
+			exit(1);	/* a command would wait for its EventID forever */
 		w->relay_lost++;
 		return;
 	}
@@ -439,17 +442,6 @@ static int open_carving(struct worker *w, int dirfd, char *err, size_t errlen)
 	return 0;
 }
 
-static int sandbox(struct worker *w, enum ws_role role, char *err, size_t errlen)
-{
-	const char *dir = ws_can_chroot() ? w->run->cfg.output.dir : NULL;
-
-	if (ws_drop_privs(&w->run->sensor_ids, dir, err, errlen) < 0)
-		return -1;
-	if (w->run->cfg.privsep.seccomp && ws_seccomp_apply(role, err, errlen) < 0)
-		return -1;
-	return 0;
-}
-
 static int setup(struct worker *w, int ctl, char *err, size_t errlen)
 {
 	w->relay = -1;
@@ -462,7 +454,7 @@ static int setup(struct worker *w, int ctl, char *err, size_t errlen)
 	if (open_carving(w, ws_super_dirfd(w->sup), err, errlen) < 0)
 		return -1;
 	ws_signals_install(w->cap);
-	return sandbox(w, WS_ROLE_SENSOR, err, errlen);
+	return ws_sandbox_sensor(w->run, WS_ROLE_SENSOR, err, errlen);
 }
 
 /* ------------------------------------------------------------------- run */
@@ -589,7 +581,7 @@ void ws_worker_main(struct ws_run *run, const struct ws_worker_start *ws)
 		exit(1);
 	}
 	ws_signals_install(w.cap);
-	if (sandbox(&w, WS_ROLE_WORKER, err, sizeof(err)) < 0) {
+	if (ws_sandbox_sensor(run, WS_ROLE_WORKER, err, sizeof(err)) < 0) {
 		fprintf(stderr, "wormsnare: %s%s\n", w.who, err);
 		exit(1);
 	}

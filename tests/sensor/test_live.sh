@@ -14,39 +14,13 @@
 set -u
 ws=$(realpath "$1")
 root=$(realpath "$2")
-skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; failed=1; }
-failed=0
-
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, privilege drop)"
-command -v ip >/dev/null || skip "iproute2 missing"
-command -v tcpreplay >/dev/null || skip "tcpreplay missing"
+# namespaces, veth pair, work dir, fail/skip; everything in $pids is killed at exit
+. "$root/tests/capture/netns.sh" wst
 [ -x /usr/sbin/in.tftpd ] || skip "in.tftpd missing"
 id nobody >/dev/null 2>&1 || skip "no user nobody"
 pcap=$root/pcaps/blaster-basic.pcap
 [ -f "$pcap" ] || skip "no $pcap"
 
-tag=wst$$
-nsa=${tag}a
-nsb=${tag}b
-work=$(mktemp -d /tmp/ws-live-XXXXXX)
-chmod 755 "$work"
-cleanup() {
-	[ -n "${wspid:-}" ] && kill -9 "$wspid" 2>/dev/null
-	[ -n "${tftppid:-}" ] && kill "$tftppid" 2>/dev/null
-	ip netns del "$nsa" 2>/dev/null
-	ip netns del "$nsb" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-ip netns add "$nsa" || skip "cannot create network namespaces here"
-ip netns add "$nsb"
-ip link add "${tag}0" type veth peer name "${tag}1" || skip "cannot create veth"
-ip link set "${tag}0" netns "$nsa"
-ip link set "${tag}1" netns "$nsb"
-ip -n "$nsa" link set "${tag}0" up
-ip -n "$nsb" link set "${tag}1" up
 ip -n "$nsb" link set lo up
 # in.tftpd's getaddrinfo (AI_ADDRCONFIG) wants one non-loopback IPv4 address in
 # its namespace; a /30 on the sensor's end, no route, no forwarding: frames
@@ -59,6 +33,7 @@ head -c 6176 /dev/urandom >"$work/tftproot/msblast.exe"
 chmod -R a+rX "$work/tftproot"
 ip netns exec "$nsb" /usr/sbin/in.tftpd -L -a 127.0.0.1:6969 -s "$work/tftproot" -u nobody &
 tftppid=$!
+pids=$tftppid
 
 # carving off: the replayed capture also holds the transfer, and this test is about the fetcher
 cat >"$work/ws.yaml" <<EOF
@@ -75,6 +50,7 @@ EOF
 ip netns exec "$nsb" "$ws" -i "${tag}1" -c "$work/ws.yaml" -o "$work/out" \
 	>"$work/stdout" 2>"$work/stderr" &
 wspid=$!
+pids="$pids $wspid"
 sleep 1.5
 kill -0 "$wspid" 2>/dev/null || { cat "$work/stderr"; fail "sensor did not start"; exit 1; }
 
@@ -227,6 +203,7 @@ kill -TERM "$wspid"
 wait "$wspid"
 rc=$?
 wspid=
+pids=$tftppid
 [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM"
 [ "$(grep -c "wormsnare: worker [12]/2: stopped: packets" "$work/stderr")" = 2 ] ||
 	fail "no final stats of both workers after SIGTERM"
@@ -246,6 +223,7 @@ if command -v setpriv >/dev/null; then
 		"$ws" -i "${tag}1" --no-fetch -c "$work/one.yaml" -o "$work/capout" \
 		>"$work/cap.out" 2>"$work/cap.err" &
 	cappid=$!
+	pids="$pids $cappid"
 	sleep 1.5
 	capsensor=$(pgrep -P "$cappid" -x ws-sensor)
 	[ -n "$capsensor" ] || fail "non-root run: no ws-sensor ($(cat "$work/cap.err"))"
