@@ -74,6 +74,15 @@ int ws_addr_parse(const char *s, struct ws_addr *out)
 	return -1;
 }
 
+size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}
+
 int64_t ws_now_ms(void)
 {
 	struct timespec ts;

@@ -75,6 +75,54 @@ int64_t ws_now_ms(void);
 const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned code,
 			    const char *text);
 
+/* At most cap - 1 of src's n bytes into dst, NUL-terminated; returns how many were kept. */
+size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n);
+
+/* ----------------------------------------------------------------- checksum */
+
+/*
+ * The Internet checksum (RFC 1071) of p, added to sum, with the 16-bit
+ * words taken in host order: RFC 1071 section 2(B), the sum is the same in
+ * either byte order up to a swap of its two bytes, and "all ones" (the
+ * verdict) is the same either way; a checksum computed this way is stored
+ * as it lies in memory. Eight bytes per step, two 32-bit halves into a
+ * 64-bit accumulator that cannot overflow below 2^32 steps. Inline: the
+ * stream engine runs it per packet.
+ */
+static inline uint64_t ws_inet_sum(uint64_t sum, const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, p + i, 8);
+		sum += (v & 0xffffffffu) + (v >> 32);
+	}
+	for (; i + 2 <= len; i += 2) {
+		uint16_t w;
+
+		memcpy(&w, p + i, 2);
+		sum += w;
+	}
+	if (i < len) {
+		uint8_t last[2] = {p[i], 0};	/* an odd byte is padded with a zero (RFC 1071) */
+		uint16_t w;
+
+		memcpy(&w, last, 2);
+		sum += w;
+	}
+	return sum;
+}
+
+/* The sum folded to 16 bits (not complemented). */
+static inline uint16_t ws_inet_fold(uint64_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 /* ------------------------------------------------------------------- cursor */
 
 struct ws_cursor {

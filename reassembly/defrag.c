@@ -224,17 +224,6 @@ static void df_place(struct ws_defrag *d, struct df_dgram *g, unsigned start, co
 	}
 }
 
-static uint16_t df_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static size_t df_build(struct ws_defrag *d, struct df_dgram *g)
 {
 	size_t len = (size_t)g->hdrlen + g->total;
@@ -247,9 +236,9 @@ static size_t df_build(struct ws_defrag *d, struct df_dgram *g)
 	d->out[3] = (uint8_t)len;
 	d->out[6] = d->out[7] = 0;
 	d->out[10] = d->out[11] = 0;
-	sum = df_checksum(d->out, g->hdrlen);
-	d->out[10] = (uint8_t)(sum >> 8);
-	d->out[11] = (uint8_t)sum;
+	/* host-order words: the complement is stored as it lies (RFC 1071 2(B)) */
+	sum = (uint16_t)~ws_inet_fold(ws_inet_sum(0, d->out, g->hdrlen));
+	memcpy(d->out + 10, &sum, 2);
 	return len;
 }
 

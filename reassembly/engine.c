@@ -258,59 +258,19 @@ static void clock_observe(const struct timeval *ts)
 
 /* ------------------------------------------------------------- checksums */
 
-/*
- * The Internet checksum (RFC 1071) of p, added to sum, with the 16-bit
- * words taken in host order: RFC 1071 section 2(B), the sum is the same in
- * either byte order up to a swap of its two bytes, and "all ones" (the
- * verdict) is the same either way. Eight bytes per step, two 32-bit halves
- * into a 64-bit accumulator that cannot overflow below 2^32 steps.
- */
-static uint64_t sum_bytes(uint64_t sum, const uint8_t *p, size_t len)
-{
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		uint64_t v;
-
-		memcpy(&v, p + i, 8);
-		sum += (v & 0xffffffffu) + (v >> 32);
-	}
-	for (; i + 2 <= len; i += 2) {
-		uint16_t w;
-
-		memcpy(&w, p + i, 2);
-		sum += w;
-	}
-	if (i < len) {
-		uint8_t last[2] = {p[i], 0};	/* an odd byte is padded with a zero (RFC 1071) */
-		uint16_t w;
-
-		memcpy(&w, last, 2);
-		sum += w;
-	}
-	return sum;
-}
-
-static uint16_t fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 static bool ip_sum_ok(const uint8_t *ip, size_t ihl)
 {
-	return fold(sum_bytes(0, ip, ihl)) == 0xffff;
+	return ws_inet_fold(ws_inet_sum(0, ip, ihl)) == 0xffff;
 }
 
 /* TCP or UDP over IPv4: the pseudo-header (host-order words, as above), then the segment. */
 static bool l4_sum_ok(const uint8_t *ip, const uint8_t *l4, size_t len)
 {
-	uint64_t sum = sum_bytes(0, ip + 12, 8);
+	uint64_t sum = ws_inet_sum(0, ip + 12, 8);
 
 	sum += htons(ip[9]);
 	sum += htons((uint16_t)len);
-	return fold(sum_bytes(sum, l4, len)) == 0xffff;
+	return ws_inet_fold(ws_inet_sum(sum, l4, len)) == 0xffff;
 }
 
 /* ------------------------------------------------------------- the flows */

@@ -47,16 +47,6 @@ static enum ws_action action_of(enum ws_shell_action a)
 	}
 }
 
-/* The raw bytes, NUL-terminated, cut to fit cap (shell/ refuses NULs inside). Returns the length kept. */
-static size_t copy_name(char *dst, size_t cap, const char *src, size_t len)
-{
-	if (len >= cap)
-		len = cap - 1;
-	memcpy(dst, src, len);
-	dst[len] = '\0';
-	return len;
-}
-
 static bool is_ftp_port(const struct ws_analysis *an, uint16_t port)
 {
 	if (port == FTP_PORT)
@@ -79,9 +69,9 @@ static void on_shell_event(const struct ws_shell_event *sev, void *arg)
 		.attacker = attacker_is_client ? ec->flow->client : ec->flow->server,
 		.victim = attacker_is_client ? ec->flow->server : ec->flow->client,
 		.file = file,
-		.file_len = copy_name(file, sizeof(file), sev->file, sev->file_len),
+		.file_len = ws_copy_cut(file, sizeof(file), sev->file, sev->file_len),
 		.host = host,
-		.host_len = copy_name(host, sizeof(host), sev->host, sev->host_len),
+		.host_len = ws_copy_cut(host, sizeof(host), sev->host, sev->host_len),
 		.server_text = server,
 		.host_addr = sev->addr,
 		.port = sev->port,

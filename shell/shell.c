@@ -263,23 +263,13 @@ static bool name_ok(const char *s, size_t n)
 	return true;
 }
 
-/* Copy at most cap-1 bytes, NUL-terminated; returns the length kept. */
-static size_t copy_str(char *dst, size_t cap, const char *src, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
-
 /* Base name, lower case, ".exe"-less stem length in *stem. */
 static size_t norm_name(char *dst, size_t cap, const char *p, size_t n, size_t *stem)
 {
 	size_t bn, k;
 	const char *b = base_name(p, n, &bn);
 
-	k = copy_str(dst, cap, b, bn);
+	k = ws_copy_cut(dst, cap, b, bn);
 	for (size_t i = 0; i < k; i++)
 		dst[i] = lower(dst[i]);
 	*stem = k;
@@ -725,7 +715,7 @@ static void emit_simple(struct run *r, enum ws_shell_action a, const char *file,
 
 	memset(&ev, 0, sizeof(ev));
 	ev.action = a;
-	ev.file_len = copy_str(buf, sizeof(buf), file, n);
+	ev.file_len = ws_copy_cut(buf, sizeof(buf), file, n);
 	ev.file = buf;
 	ev.local = ev.host = ev.user = ev.pass = "";
 	emit(r, &ev);
@@ -992,7 +982,7 @@ static void ftp_open(struct ftp *f, const char *host, size_t hn, const char *por
 {
 	if (hn == 0)
 		return;
-	f->host_len = copy_str(f->host, sizeof(f->host), host, hn);
+	f->host_len = ws_copy_cut(f->host, sizeof(f->host), host, hn);
 	f->port = parse_port(port, pn, 21);
 	f->connected = true;
 	f->user[0] = f->pass[0] = '\0';
@@ -1029,12 +1019,12 @@ static bool ftp_line(struct run *r, struct ftp *f, const char *line, size_t n)
 	while (n > 0 && is_blank(line[0]))
 		line++, n--;
 	if (f->want == WANT_USER) {
-		copy_str(f->user, sizeof(f->user), line, n);
+		ws_copy_cut(f->user, sizeof(f->user), line, n);
 		f->want = WANT_PASS;
 		return true;
 	}
 	if (f->want == WANT_PASS) {
-		copy_str(f->pass, sizeof(f->pass), line, n);
+		ws_copy_cut(f->pass, sizeof(f->pass), line, n);
 		f->want = WANT_NONE;
 		return true;
 	}
@@ -1050,10 +1040,10 @@ static bool ftp_line(struct run *r, struct ftp *f, const char *line, size_t n)
 	} else if ((ieq_n(cmd, cn, "open") || ieq_n(cmd, cn, "o")) && av->n >= 2) {
 		ftp_open(f, av->w[1], av->len[1], av->n >= 3 ? av->w[2] : "", av->n >= 3 ? av->len[2] : 0);
 	} else if (ieq_n(cmd, cn, "user") && av->n >= 2) {
-		copy_str(f->user, sizeof(f->user), av->w[1], av->len[1]);
+		ws_copy_cut(f->user, sizeof(f->user), av->w[1], av->len[1]);
 		f->pass[0] = '\0';
 		if (av->n >= 3)
-			copy_str(f->pass, sizeof(f->pass), av->w[2], av->len[2]);
+			ws_copy_cut(f->pass, sizeof(f->pass), av->w[2], av->len[2]);
 		else
 			f->want = WANT_PASS;
 	} else if ((ieq_n(cmd, cn, "get") || ieq_n(cmd, cn, "recv")) && av->n >= 2) {
