@@ -1021,11 +1021,15 @@ static void half_drain(struct flow *f, int side)
 			uint8_t copy[2048];
 			uint32_t done = 0;
 
-			/* the queue moves under us if a callback promotes: copy in pieces */
+			/*
+			 * The queue moves under us if a callback promotes: copy in
+			 * pieces. Each advance moves the rest to the queue's front,
+			 * so the next piece starts at p again.
+			 */
 			while (done < n) {
 				uint32_t k = n - done < sizeof(copy) ? n - done : sizeof(copy);
 
-				memcpy(copy, p + done, k);
+				memcpy(copy, p, k);
 				h->nxt += k;
 				ws_rxq_advance(h->q, k);
 				deliver(f, side, copy, k, &ts);

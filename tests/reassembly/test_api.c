@@ -28,6 +28,7 @@ static int failures;
 struct rec {
 	char bytes[2][512];
 	size_t n[2];
+	size_t total[2], wrong[2];	/* every byte, and those unlike expect_client */
 	int closes;
 	enum ws_close_reason why;
 	struct ws_endpoint client, server;
@@ -36,6 +37,7 @@ struct rec {
 static int nclosed, nwarn, nscreen_calls;
 static char last_warn[256];
 static bool protect_on_data;
+static const char *expect_client;	/* the client's whole stream, when a test knows it */
 
 static void on_data(void *arg, struct ws_flow_info *f, enum ws_side from, const uint8_t *d,
 		    size_t len, const struct timeval *ts)
@@ -49,6 +51,9 @@ static void on_data(void *arg, struct ws_flow_info *f, enum ws_side from, const 
 		r->client = f->client;
 		r->server = f->server;
 	}
+	for (size_t i = 0; expect_client && from == WS_SIDE_CLIENT && i < len; i++)
+		r->wrong[from] += d[i] != (uint8_t)expect_client[r->total[from] + i];
+	r->total[from] += len;
 	if (r->n[from] + len < sizeof(r->bytes[0])) {
 		memcpy(r->bytes[from] + r->n[from], d, len);
 		r->n[from] += len;
@@ -130,7 +135,7 @@ static bool bad_sum;
 static void send_tcp(const struct conn *c, int from_server, uint8_t flags, uint32_t seq,
 		     const char *data)
 {
-	uint8_t pkt[1600];
+	uint8_t pkt[9000];
 	size_t dl = strlen(data), tl = 20 + dl, len = 20 + tl;
 	uint32_t s = htonl(from_server ? c->srv : c->cli), d = htonl(from_server ? c->cli : c->srv);
 	uint16_t sp = from_server ? c->sport : c->cport, dp = from_server ? c->cport : c->sport;
@@ -402,6 +407,37 @@ static void test_overlap_warning(void)
 	      "windows keeps the first copy");
 }
 
+/*
+ * A run of several KiB queued out of order (a jumbo or offloaded segment
+ * beyond a hole, then the hole) is delivered whole and in order, though it
+ * leaves the queue in pieces of 2 KiB.
+ */
+static void test_long_queued_run(void)
+{
+	static const uint16_t ports[] = {4444};
+	static char pat[7200 + 1];
+	struct conn c = conn(0x51847efe, 1027, 4444);
+	char seg[101];
+
+	for (size_t i = 0; i < 7200; i++)
+		pat[i] = (char)('a' + (i * 7 + i / 251) % 26);
+	expect_client = pat;
+	start(ports, 1, WS_CSUM_ON, 16, false);
+	handshake(&c);
+	send_tcp(&c, 0, TH_ACK, c.cseq + 100, pat + 100);
+	memcpy(seg, pat, 100);
+	seg[100] = '\0';
+	send_tcp(&c, 0, TH_ACK, c.cseq, seg);	/* the hole: everything queued follows */
+	c.cseq += 7200;
+	fin_both(&c);
+	CHECK(nclosed == 1 && closed[0].total[WS_SIDE_CLIENT] == 7200,
+	      "7200 client bytes delivered (%zu)", closed[0].total[WS_SIDE_CLIENT]);
+	CHECK(closed[0].wrong[WS_SIDE_CLIENT] == 0, "every byte in place (%zu wrong)",
+	      closed[0].wrong[WS_SIDE_CLIENT]);
+	expect_client = NULL;
+	ws_reasm_finish();
+}
+
 int main(void)
 {
 	test_both_directions_and_close();
@@ -411,6 +447,7 @@ int main(void)
 	test_expect_and_forced_port();
 	test_checksums();
 	test_overlap_warning();
+	test_long_queued_run();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else
