@@ -710,10 +710,16 @@ static void on_command(struct ws_ftp_tracker *t, struct session *s, const uint8_
 	case WS_FTP_CMD_STOU:
 	case WS_FTP_CMD_APPE:
 		x = xfer_new(t, s, &c, ts);
+		/*
+		 * Pending first: data that came early may end the transfer inside
+		 * user_add (too large, a failed write), and xfer_end then clears
+		 * its pending slot instead of leaving a freed pointer there.
+		 */
+		pend_push(s, &c, x);
 		/* not followed (limits): its connection is still its own */
 		if (x || s->nusers < USERS_MAX)
 			user_add(t, s, x);
-		break;
+		return;
 	case WS_FTP_CMD_LIST:
 	case WS_FTP_CMD_NLST:
 	case WS_FTP_CMD_MLSD:

@@ -415,6 +415,38 @@ static void test_early_bounded(void)
 	ws_ftp_tracker_free(t);
 }
 
+/*
+ * Early data already over max_file_size: the transfer ends (too large) as
+ * the RETR line arrives, and its 150 and 226 replies still come; the
+ * tracker must not keep the freed transfer as pending (a use after free
+ * ASan reported in the hardening run).
+ */
+static void test_early_too_large(void)
+{
+	struct harness h;
+	struct ws_ftp_track_params p = params(&h);
+	struct ws_ftp_tracker *t;
+	struct ws_ftp_flow d = flow(CLIENT, 1041, SERVER, 8836);
+	static char blob[3001];
+
+	p.max_file_size = 1000;
+	t = ws_ftp_tracker_new(&p);
+	memset(blob, 'e', sizeof(blob) - 1);
+	ctl(t, control(), login);
+	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,132)");
+	data(t, &d, WS_FTP_FROM_SERVER, blob);
+	ctl(t, control(), "C RETR big.exe\nS 150 go\nS 226 ok");
+	CHECK(h.nfiles == 1 && h.files[0].closed && h.files[0].how == WS_FTP_TOO_LARGE);
+	CHECK(!h.files[0].bad_offset);	/* closed once */
+	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,133)\nC RETR next.exe\nS 150 go");
+	data(t, &(struct ws_ftp_flow){ep(CLIENT, 1042), ep(SERVER, 8837)}, WS_FTP_FROM_SERVER,
+	     "next");
+	dend(t, &(struct ws_ftp_flow){ep(CLIENT, 1042), ep(SERVER, 8837)}, WS_FTP_CLOSE_FIN);
+	ctl(t, control(), "S 226 ok");
+	CHECK(h.nfiles == 2 && h.files[1].how == WS_FTP_COMPLETE && file_is(&h.files[1], "next"));
+	ws_ftp_tracker_free(t);
+}
+
 static void test_two_retrs(void)
 {
 	struct harness h;
@@ -597,6 +629,7 @@ int main(void)
 	test_huge_lines();
 	test_data_early();
 	test_early_bounded();
+	test_early_too_large();
 	test_two_retrs();
 	test_elsewhere();
 	test_listing_and_upload();
