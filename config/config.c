@@ -326,6 +326,11 @@ static int next_event(struct loader *L, yaml_event_t *ev)
 	return 0;
 }
 
+/* The names of reassembly.target (enum ws_policy order) and reassembly.checksums values. */
+static const char *const target_names[] = {"windows", "linux", "bsd", "first", "last", NULL};
+static const char *const checksum_names[] = {"auto", "on", "off", NULL};
+#define NAMES(a) ((int)(sizeof(a) / sizeof((a)[0])) - 1)
+
 static const struct key *find_key(const char *path)
 {
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -479,10 +484,7 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 		return 0;
 	case K_TARGET:
 	case K_CHECKSUMS: {
-		static const char *const targets[] = {"windows", "linux", "bsd", "first", "last",
-						      NULL};
-		static const char *const modes[] = {"auto", "on", "off", NULL};
-		const char *const *names = k->kind == K_TARGET ? targets : modes;
+		const char *const *names = k->kind == K_TARGET ? target_names : checksum_names;
 
 		for (int i = 0; plain && names[i]; i++)
 			if (!strcmp(s, names[i])) {
@@ -776,8 +778,6 @@ static void dump_cidrs(FILE *to, const struct ws_cidr *list, size_t n)
 
 static void dump_value(FILE *to, const struct ws_config *c, const struct key *k)
 {
-	static const char *const targets[] = {"windows", "linux", "bsd", "first", "last"};
-	static const char *const modes[] = {"auto", "on", "off"};
 	const char *field = (const char *)c + k->off;
 	int i;
 
@@ -798,8 +798,10 @@ static void dump_value(FILE *to, const struct ws_config *c, const struct key *k)
 		break;
 	case K_TARGET: case K_CHECKSUMS:
 		i = *(const int *)field;
-		fputs(k->kind == K_TARGET ? (i >= 0 && i < 5 ? targets[i] : "?") :
-		      (i >= 0 && i < 3 ? modes[i] : "?"), to);
+		if (k->kind == K_TARGET)
+			fputs(i >= 0 && i < NAMES(target_names) ? target_names[i] : "?", to);
+		else
+			fputs(i >= 0 && i < NAMES(checksum_names) ? checksum_names[i] : "?", to);
 		break;
 	case K_PORTS:
 		fputc('[', to);

@@ -76,7 +76,7 @@ static enum ws_tftp_xfer_state finish(struct ws_ftp_fetch *f, bool ok, const cha
 	return f->state;
 }
 
-/* Printable, no ':' (the status field separator), cut short. */
+/* Printable, no ':' (the status field separator), cut short: for libcurl's and errno texts. */
 static void printable(char *dst, size_t cap, const char *src)
 {
 	size_t j = 0;
@@ -350,8 +350,11 @@ static enum ws_tftp_xfer_state done(struct ws_ftp_fetch *f, CURLcode rc, int64_t
 	if (rc == CURLE_PARTIAL_FILE)
 		return finish(f, false, "incomplete");
 	if (f->last.code >= 400) {
-		printable(why, sizeof(why), f->last.text);
-		return finish(f, false, "ftp-error:%u:%s", f->last.code, why);
+		char st[sizeof(f->status)];
+
+		/* the same Status as a refusal carved from the wire */
+		return finish(f, false, "%s", ws_error_status(st, sizeof(st), "ftp", f->last.code,
+							      f->last.text));
 	}
 	printable(why, sizeof(why), f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
 	if (rc == CURLE_COULDNT_CONNECT)

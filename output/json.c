@@ -219,19 +219,18 @@ char *ws_json_warning(const struct ws_warn_record *r)
 /* The line plus LF in one write; line is freed. */
 static int put_line(struct ws_writer *w, char *line)
 {
-	size_t n = line ? strlen(line) : 0;
-	char *nl = line ? realloc(line, n + 1) : NULL;
+	size_t n;
 	int rc;
 
-	if (!nl) {
-		free(line);
+	if (!line) {		/* json_dumps could not allocate */
 		w->dropped++;
 		errno = ENOMEM;
 		return -1;
 	}
-	nl[n] = '\n';
-	rc = ws_logwriter_put((struct ws_logwriter *)w, nl, n + 1);
-	free(nl);
+	n = strlen(line);
+	line[n] = '\n';	/* over the NUL: the line is n + 1 bytes, not a C string any more */
+	rc = ws_logwriter_put((struct ws_logwriter *)w, line, n + 1);
+	free(line);
 	return rc;
 }
 

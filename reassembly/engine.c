@@ -1505,7 +1505,7 @@ static bool unknown_worth(const struct seg *g)
 	return !(g->flags & TH_RST);	/* an RST starts nothing */
 }
 
-/* A segment on a 4-tuple with no flow. */
+/* A segment on a 4-tuple with no flow, worth a look (unknown_worth: relevant). */
 static void no_flow(struct seg *g)
 {
 	struct closed_slot *c;
@@ -1534,8 +1534,7 @@ static void no_flow(struct seg *g)
 			follow_from_syn(g);
 			return;
 		}
-		if (relevant(g))
-			syn_remember(g);
+		syn_remember(g);
 		return;
 	}
 	if (c) {
@@ -1543,11 +1542,11 @@ static void no_flow(struct seg *g)
 			G.st.dropped[WS_DROP_REPLAYED]++;
 		return;
 	}
-	if ((g->flags & TH_SYN) && relevant(g)) {
+	if (g->flags & TH_SYN) {
 		syn_remember(g);	/* SYN/ACK */
 		return;
 	}
-	if (g->len == 0 || !relevant(g))
+	if (g->len == 0)
 		return;
 	if (!(g->flags & TH_ACK)) {
 		G.st.dropped[WS_DROP_NO_ACK]++;

@@ -1937,7 +1937,7 @@ static void set_victim(struct ws_shell *s, int side, enum ws_shell_hint why)
 	side_release(s, &s->side[side]);
 	if (other->role == ROLE_UNKNOWN) {
 		other->role = ROLE_ATTACKER;
-		if (other->binary || is_binary_line(other->buf, other->len)) {
+		if (other->binary) {	/* every byte it fed was checked as it came */
 			other->len = other->over = other->scanned = 0;
 			other->scan_inq = other->scan_esc = false;
 		}

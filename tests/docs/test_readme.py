@@ -81,13 +81,19 @@ def masked(text, mask):
 
 
 def check_ci(root, block_lines):
-    ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read().splitlines()
-    bad = []
-    for line in block_lines:
-        cmd = line.rstrip("\n")
-        if cmd.strip() and not cmd.lstrip().startswith("#") and cmd not in ci:
-            bad.append(cmd)
-    return bad
+    """The block's commands must be .ci/run's commands, the same and in the same order
+    (.ci/run may go on after them: the hardening runs). Returns what differs."""
+    ci = [l for l in open(os.path.join(root, ".ci", "run"), encoding="utf-8").read().splitlines()
+          if l.strip() and not l.lstrip().startswith("#")]
+    cmds = [l.rstrip("\n") for l in block_lines
+            if l.strip() and not l.lstrip().startswith("#")]
+    if len(cmds) != 2:
+        return ["(the README's block gives %d commands, not the two: install and demo, tests)"
+                % len(cmds)]
+    for i in range(len(ci) - len(cmds) + 1):
+        if ci[i:i + len(cmds)] == cmds:
+            return []
+    return [c for c in cmds if c not in ci] or ["(the commands are not in .ci/run in this order)"]
 
 
 def main(argv):

@@ -157,7 +157,8 @@ grep -q "wormsnare: running: 2 workers (their lines above), events 3 " "$work/st
 # TCP only) reaches one worker, once
 sent=$(/usr/bin/python3 -c 'import sys; from scapy.all import rdpcap, TCP; print(sum(TCP in p for p in rdpcap(sys.argv[1])))' "$pcap" 2>/dev/null)
 got=$(sed -n 's/.*worker [12]\/2: running: packets \([0-9]*\),.*/\1/p' "$work/stderr" | awk '{ s += $1 } END { print s + 0 }')
-[ -z "$sent" ] || [ "$got" = "$sent" ] || fail "workers saw $got packets together, $sent were sent"
+[ -n "$sent" ] || fail "cannot count the packets sent (python3-scapy)"
+[ "$got" = "$sent" ] || fail "workers saw $got packets together, $sent were sent"
 
 # logrotate: move the logs away, SIGHUP, replay again: new rows in new files
 mv "$work/out/blasterlog.txt" "$work/out/blasterlog.txt.1"

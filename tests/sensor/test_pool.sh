@@ -63,7 +63,8 @@ for k in 1 2; do
 	[ "${n:-0}" -gt 0 ] || fail "worker $k/2 saw no packets"
 	eval "got$k=\${n:-0}"
 done
-[ -z "$sent" ] || [ $((got1 + got2)) = "$sent" ] || fail "workers saw $got1 + $got2 packets, $sent were sent"
+[ -n "$sent" ] || fail "cannot count the packets sent (python3-scapy)"
+[ $((got1 + got2)) = "${sent:-}" ] || fail "workers saw $got1 + $got2 packets, $sent were sent"
 grep -q "notes from other workers [1-9]" "$work/stderr" || fail "no worker received a note"
 grep -q "wormsnare: stopped: 2 workers (their lines above), events 8 " "$work/stderr" ||
 	fail "the supervisor's stats do not count 8 events"
