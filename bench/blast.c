@@ -3,7 +3,8 @@
  * packet rate, faster than tcpreplay's pacing allows (about 160k packets/s
  * here): the whole file in memory, batches of sendmmsg(2) on an AF_PACKET
  * socket that bypasses the qdisc. Only for bench/run's drop point, between
- * two network namespaces it made (a veth pair with no route out).
+ * two network namespaces it made (a veth pair with no route out); it refuses
+ * to run outside a named network namespace (/run/netns).
  *
  *   blast -i IFACE -r FILE [-p PPS] [-n LIMIT]
  *
@@ -11,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +93,34 @@ static int load(const char *path, struct frames *f)
 	return 0;
 }
 
+/*
+ * Only inside a named network namespace (`ip netns add`, as bench/run makes
+ * them), never on the machine's own interfaces: the process's namespace must
+ * be one of those bound under /run/netns.
+ */
+static int in_named_netns(void)
+{
+	struct stat self, st;
+	struct dirent *e;
+	DIR *d = opendir("/run/netns");
+	int found = 0;
+
+	if (!d || stat("/proc/self/ns/net", &self) < 0) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	while (!found && (e = readdir(d)) != NULL) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "/run/netns/%s", e->d_name);
+		found = e->d_name[0] != '.' && stat(path, &st) == 0 && st.st_ino == self.st_ino &&
+			st.st_dev == self.st_dev;
+	}
+	closedir(d);
+	return found;
+}
+
 static int open_socket(const char *iface)
 {
 	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
@@ -130,6 +161,11 @@ int main(int argc, char **argv)
 	if (!iface || !path) {
 		fprintf(stderr, "usage: blast -i IFACE -r FILE [-p PPS] [-n LIMIT]\n");
 		return 2;
+	}
+	if (!in_named_netns()) {
+		fprintf(stderr, "blast: refusing to send outside a network namespace of its own "
+			"(run it with ip netns exec)\n");
+		return 1;
 	}
 	if (load(path, &f) < 0 || f.n == 0) {
 		fprintf(stderr, "blast: %s: not a classic Ethernet pcap\n", path);
