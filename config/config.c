@@ -35,7 +35,7 @@ enum kind {
 	K_PORTS,	/* list of ports */
 	K_CIDRS,	/* list of CIDRs; count at aux */
 	K_POLICY,	/* server policy name */
-	K_HOSTPORT,	/* "" or a.b.c.d:port */
+	K_HOSTPORT,	/* "" or a.b.c.d:port; parsed into the ws_cfg_hostport at aux */
 	K_FILTER,	/* BPF text: checked by libpcap later */
 	K_SYSLOG_TARGET,	/* as ws_syslog_target_check() accepts */
 	K_FACILITY,	/* a syslog facility name */
@@ -49,7 +49,7 @@ struct key {
 	size_t off;		/* into struct ws_config */
 	size_t size;		/* of the field (strings) */
 	int64_t min, max;
-	size_t aux;		/* K_CIDRS: offset of the count */
+	size_t aux;		/* K_CIDRS: offset of the count; K_HOSTPORT: of the parsed value */
 };
 
 #define F(m) offsetof(struct ws_config, m), sizeof(((struct ws_config *)0)->m)
@@ -96,14 +96,15 @@ static const struct key keys[] = {
 	{"fetch.server", K_POLICY, F(fetch.server), 0, 0, 0},
 	{"fetch.allow", K_CIDRS, F(fetch.allow), 0, 0, offsetof(struct ws_config, fetch.nallow)},
 	{"fetch.deny", K_CIDRS, F(fetch.deny), 0, 0, offsetof(struct ws_config, fetch.ndeny)},
-	{"fetch.redirect", K_HOSTPORT, F(fetch.redirect), 0, 0, 0},
+	{"fetch.redirect", K_HOSTPORT, F(fetch.redirect), 0, 0, offsetof(struct ws_config, fetch.redirect_to)},
 	{"fetch.duplicate_window", K_INT, F(fetch.duplicate_window), 0, 604800, 0},
 	{"fetch.rate_per_server", K_INT, F(fetch.rate_per_server), 1, 100000, 0},
 	{"fetch.rate_global", K_INT, F(fetch.rate_global), 1, 1000000, 0},
 	{"fetch.ftp_timeout", K_INT, F(fetch.ftp_timeout), 1, 3600, 0},
 	{"fetch.ftp_connect_timeout", K_INT, F(fetch.ftp_connect_timeout), 1, 255, 0},
 	{"fetch.ftp_active_fallback", K_BOOL, F(fetch.ftp_active_fallback), 0, 0, 0},
-	{"fetch.ftp_redirect", K_HOSTPORT, F(fetch.ftp_redirect), 0, 0, 0},
+	{"fetch.ftp_redirect", K_HOSTPORT, F(fetch.ftp_redirect), 0, 0,
+	 offsetof(struct ws_config, fetch.ftp_redirect_to)},
 	{"carve", K_SECTION, 0, 0, 0, 0, 0},
 	{"carve.enabled", K_BOOL, F(carve.enabled), 0, 0, 0},
 	{"carve.port", K_PORT, F(carve.port), 1, 65535, 0},
@@ -496,16 +497,11 @@ static int set_scalar(struct loader *L, const yaml_event_t *ev, const struct key
 			     "expected auto, on or off");
 	}
 	case K_HOSTPORT: {
-		bool ftp = strcmp(k->path, "fetch.ftp_redirect") == 0;
-		uint32_t *addr = ftp ? &c->fetch.ftp_redirect_addr : &c->fetch.redirect_addr;
-		uint16_t *port = ftp ? &c->fetch.ftp_redirect_port : &c->fetch.redirect_port;
+		struct ws_cfg_hostport *hp = (struct ws_cfg_hostport *)((char *)c + k->aux);
 
-		if (s[0] && ws_hostport_parse(s, addr, port) < 0)
+		*hp = (struct ws_cfg_hostport){0, 0};
+		if (s[0] && ws_hostport_parse(s, &hp->addr, &hp->port) < 0)
 			return failf(L, &ev->start_mark, k->path, "expected \"\" or IPv4:PORT");
-		if (!s[0]) {
-			*addr = 0;
-			*port = 0;
-		}
 		return set_string(L, ev, k, field);
 	}
 	case K_SYSLOG_TARGET: {

@@ -38,6 +38,12 @@ enum ws_server_policy {
 #define WS_DEFAULT_SENSOR_USER "_wormsnare"
 #define WS_DEFAULT_FETCH_USER "_wormsnare-fetch"
 
+/* A parsed "IPv4:PORT" key: the address in host order; both 0 when the key is "". */
+struct ws_cfg_hostport {
+	uint32_t addr;
+	uint16_t port;
+};
+
 struct ws_config {
 	uint16_t ports[WS_CFG_MAX_PORTS];	/* watched TCP server ports */
 	size_t nports;
@@ -94,8 +100,7 @@ struct ws_config {
 		struct ws_cidr deny[WS_CFG_MAX_CIDRS];
 		size_t ndeny;
 		char redirect[WS_CFG_HOSTPORT_MAX];	/* "" or IPv4:PORT */
-		uint32_t redirect_addr;	/* host order, valid when redirect[0] */
-		uint16_t redirect_port;
+		struct ws_cfg_hostport redirect_to;	/* parsed, valid when redirect[0] */
 		int duplicate_window;	/* seconds, 0 .. 604800; 0 = never duplicate */
 		int rate_per_server;	/* fetches a minute from one server, 1 .. 100000 */
 		int rate_global;	/* fetches a minute in all, 1 .. 1000000 */
@@ -103,8 +108,7 @@ struct ws_config {
 		int ftp_connect_timeout;	/* seconds per FTP connection attempt, 1 .. 255 */
 		bool ftp_active_fallback;	/* PORT/EPRT when passive cannot connect */
 		char ftp_redirect[WS_CFG_HOSTPORT_MAX];	/* "" or IPv4:PORT, FTP fetches */
-		uint32_t ftp_redirect_addr;	/* host order, valid when ftp_redirect[0] */
-		uint16_t ftp_redirect_port;
+		struct ws_cfg_hostport ftp_redirect_to;	/* parsed, valid when ftp_redirect[0] */
 	} fetch;
 
 	struct {

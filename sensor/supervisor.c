@@ -458,12 +458,12 @@ static void aim(const struct ws_config *c, bool ftp, const struct ws_addr *serve
 	to->addr = *server;
 	to->port = port;
 	if (!ftp && c->fetch.redirect[0]) {
-		to->addr = ws_addr_v4h(c->fetch.redirect_addr);
-		to->port = c->fetch.redirect_port;
+		to->addr = ws_addr_v4h(c->fetch.redirect_to.addr);
+		to->port = c->fetch.redirect_to.port;
 	}
 	if (ftp && c->fetch.ftp_redirect[0]) {
-		to->addr = ws_addr_v4h(c->fetch.ftp_redirect_addr);
-		to->port = c->fetch.ftp_redirect_port;
+		to->addr = ws_addr_v4h(c->fetch.ftp_redirect_to.addr);
+		to->port = c->fetch.ftp_redirect_to.port;
 	}
 }
 

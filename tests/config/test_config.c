@@ -135,10 +135,10 @@ static void test_full(void)
 	CHECK(c.fetch.nallow == 2 && c.fetch.allow[0].addr == 0x51000000 &&
 	      c.fetch.allow[0].mask == 0xff000000 && c.fetch.allow[1].addr == 0x3e1e070b &&
 	      c.fetch.allow[1].mask == 0xffffffff && c.fetch.ndeny == 0, "allow/deny");
-	CHECK(c.fetch.redirect_addr == 0x7f000001 && c.fetch.redirect_port == 6969, "redirect");
+	CHECK(c.fetch.redirect_to.addr == 0x7f000001 && c.fetch.redirect_to.port == 6969, "redirect");
 	CHECK(c.fetch.ftp_timeout == 33 && c.fetch.ftp_connect_timeout == 4 &&
-	      !c.fetch.ftp_active_fallback && c.fetch.ftp_redirect_addr == 0x7f000001 &&
-	      c.fetch.ftp_redirect_port == 8884 && !strcmp(c.fetch.ftp_redirect, "127.0.0.1:8884"),
+	      !c.fetch.ftp_active_fallback && c.fetch.ftp_redirect_to.addr == 0x7f000001 &&
+	      c.fetch.ftp_redirect_to.port == 8884 && !strcmp(c.fetch.ftp_redirect, "127.0.0.1:8884"),
 	      "ftp fetch keys");
 	CHECK(!c.carve.enabled && c.carve.port == 6969 && c.carve.idle_timeout == 5 &&
 	      c.carve.max_transfers == 9 && c.carve.max_file_size == 2LL << 30 &&
