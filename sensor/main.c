@@ -155,7 +155,13 @@ static void resolve_users(struct ws_run *run)
 int main(int argc, char **argv)
 {
 	static struct ws_run run;
+	static char errbuf[4096];	/* PIPE_BUF: one write(2) per line */
 
+	/* Line-buffered stderr: a statistics line is built by several fprintf
+	 * calls, and the workers of a pool share one stderr; unbuffered, their
+	 * lines interleave mid-line (seen in CI). Each line now reaches the
+	 * descriptor in one write, which a pipe or file keeps whole. */
+	setvbuf(stderr, errbuf, _IOLBF, sizeof(errbuf));
 	if (argc > 1 && strcmp(argv[1], WS_FETCHER_CHILD_FLAG) == 0)
 		ws_fetcher_child_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
