@@ -9,6 +9,22 @@ skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*"; failed=1; }
 failed=0
 pids=""
+# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds or SECONDS
+# pass (then its status is CMD's last). The live tests wait on what they
+# check, not on a fixed sleep: a loaded CI machine under ASan is slow.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+# nrows FILE: data rows of a TSV log (0 when it does not exist)
+nrows() { tail -n +2 "$1" 2>/dev/null | wc -l; }
+rows_are() { [ "$(nrows "$1")" = "$2" ]; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 command -v ip >/dev/null || skip "iproute2 missing"
 command -v tcpreplay >/dev/null || skip "tcpreplay missing"

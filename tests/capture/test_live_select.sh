@@ -28,10 +28,10 @@ check_case() {	# NAME FILTER WANT_EVENTS
 		>/dev/null 2>"$work/$name-live.err" &
 	wspid=$!
 	pids=$wspid
-	sleep 1.5
+	wait_for 30 test -f "$live/blasterlog.txt"
 	kill -0 "$wspid" 2>/dev/null || { fail "$name: live sensor did not start"; cat "$work/$name-live.err"; return; }
 	ip netns exec "$nsa" tcpreplay -q -t -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "$name: tcpreplay failed"
-	sleep 1.5
+	wait_for 20 rows_are "$live/blasterlog.txt" "$want"
 	kill -TERM "$wspid"
 	wait "$wspid" || fail "$name: live sensor exit status $?"
 	pids=

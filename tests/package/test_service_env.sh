@@ -64,11 +64,21 @@ ip netns exec "$ns" setpriv --reuid="$user" --regid="$group" --clear-groups \
 	--inh-caps="$amb" --ambient-caps="$amb" --bounding-set="$bnd" $nnp \
 	"$ws" -i lo -c "$work/ws.yaml" -o "$work/state/lo" >"$work/out" 2>"$work/err" &
 wspid=$!
-sleep 2
-kill -0 "$wspid" 2>/dev/null || { cat "$work/err"; fail "did not start"; wspid=; exit 1; }
 
 # the whole process tree of the service
 tree() { local p=$1 c; echo "$p"; for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree "$c"; done; }
+# started: the monitor, ws-sensor, ws-fetcher and the workers, each child
+# under its seccomp filter (its last step before it runs)
+settled() {
+	local p n=0
+	for p in $(tree "$wspid" | tail -n +2); do
+		[ "$(sed -n 's/^Seccomp:\t//p' /proc/"$p"/status 2>/dev/null)" = 2 ] || return 1
+		n=$((n + 1))
+	done
+	[ "$n" -ge 3 ]
+}
+for _ in $(seq 300); do settled && break; sleep 0.1; done
+kill -0 "$wspid" 2>/dev/null || { cat "$work/err"; fail "did not start"; wspid=; exit 1; }
 pids=$(tree "$wspid")
 cap() { sed -n "s/^$2:\t//p" /proc/"$1"/status; }
 packet_inodes=$(ip netns exec "$ns" awk 'NR > 1 {print $NF}' /proc/net/packet | sort -u)

@@ -51,7 +51,13 @@ ip netns exec "$nsb" "$ws" -i "${tag}1" -c "$work/ws.yaml" -o "$work/out" \
 	>"$work/stdout" 2>"$work/stderr" &
 wspid=$!
 pids="$pids $wspid"
-sleep 1.5
+# started: the outputs exist once every worker has its capture open
+started() {
+	local sup
+	[ -f "$work/out/blasterlog.txt" ] && sup=$(pgrep -P "$wspid" -x ws-sensor) &&
+		[ "$(pgrep -P "$sup" -x ws-worker | wc -l)" = 2 ] && pgrep -P "$wspid" -x ws-fetcher >/dev/null
+}
+wait_for 30 started
 kill -0 "$wspid" 2>/dev/null || { cat "$work/stderr"; fail "sensor did not start"; exit 1; }
 
 # Privilege separation. ws-monitor (the started process) keeps root with only
@@ -128,13 +134,16 @@ setpriv --reuid="$fuid" --regid="$fuid" --clear-groups kill -0 "$sensor" 2>/dev/
 	fail "the fetcher's user can signal the sensor"
 
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "tcpreplay failed"
-sleep 2
-rows=$(tail -n +2 "$work/out/blasterlog.txt" | wc -l)
+wait_for 20 rows_are "$work/out/blasterlog.txt" 3
+rows=$(nrows "$work/out/blasterlog.txt")
 [ "$rows" = 3 ] || fail "expected 3 events after the first replay, got $rows"
 grep -q $'\tget\t81.132.114.254\tqueued$' "$work/out/blasterlog.txt" || fail "GET not queued for fetching"
 
 # the fetcher got the file from the local server (redirect)
-sleep 2
+fetched() { ls "$work/out"/fetched/blast_"$1"_*.bin >/dev/null 2>&1; }
+wait_for 20 fetched msblast
+fetch_ok() { awk -F'\t' 'NR>1 && $10=="fetch" && $5=="ok"' "$work/out/fetchlog.txt" 2>/dev/null | grep -q .; }
+wait_for 10 fetch_ok
 ls "$work/out"/fetched/blast_msblast_*.bin >/dev/null 2>&1 || fail "no fetched file"
 if ls "$work/out"/fetched/blast_msblast_*.bin >/dev/null 2>&1; then
 	cmp -s "$work/out"/fetched/blast_msblast_1.bin "$work/tftproot/msblast.exe" || fail "fetched file differs"
@@ -146,10 +155,8 @@ fi
 
 # SIGUSR1: stats while running
 kill -USR1 "$wspid"
-for _ in 1 2 3 4 5 6 7 8 9 10; do
-	[ "$(grep -c "wormsnare: worker [12]/2: running: packets" "$work/stderr")" = 2 ] && break; sleep 0.2
-done
-[ "$(grep -c "wormsnare: worker [12]/2: running: packets" "$work/stderr")" = 2 ] ||
+usr1_lines() { [ "$(grep -c "wormsnare: worker [12]/2: running: packets" "$work/stderr")" = 2 ]; }
+wait_for 20 usr1_lines ||
 	fail "SIGUSR1 printed no stats of both workers"
 grep -q "wormsnare: running: 2 workers (their lines above), events 3 " "$work/stderr" ||
 	fail "SIGUSR1 printed no supervisor stats"
@@ -164,9 +171,9 @@ got=$(sed -n 's/.*worker [12]\/2: running: packets \([0-9]*\),.*/\1/p' "$work/st
 mv "$work/out/blasterlog.txt" "$work/out/blasterlog.txt.1"
 mv "$work/out/fetchlog.txt" "$work/out/fetchlog.txt.1"
 kill -HUP "$wspid"
-sleep 0.5
+wait_for 10 test -f "$work/out/blasterlog.txt"
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1
-sleep 2
+wait_for 20 rows_are "$work/out/blasterlog.txt" 3
 [ -f "$work/out/blasterlog.txt" ] || fail "SIGHUP did not reopen the event log"
 head -1 "$work/out/blasterlog.txt" | grep -q '^EventID' || fail "reopened log has no header"
 ids=$(tail -n +2 "$work/out/blasterlog.txt" | cut -f1 | tr '\n' ' ')
@@ -176,7 +183,9 @@ grep -q $'\tduplicate$' "$work/out/blasterlog.txt" || fail "second GET of the sa
 # the fetcher killed: a fresh one comes back from nothing (no packet socket,
 # only its own descriptors) while capture goes on, and the next GET is fetched
 kill -9 "$fetcher"
-sleep 1
+refetcher() { new=$(pgrep -P "$wspid" -x ws-fetcher) && [ "$new" != "$fetcher" ] && [ -d "/proc/$new/fd" ] &&
+	[ "$(ls "/proc/$new/fd" | wc -l)" = 5 ]; }
+wait_for 20 refetcher
 new=$(pgrep -P "$wspid" -x ws-fetcher)
 [ -n "$new" ] && [ "$new" != "$fetcher" ] || fail "no new fetcher after kill -9 (old $fetcher, new '$new')"
 if [ -n "$new" ]; then
@@ -187,13 +196,13 @@ fi
 grep -q "ws-fetcher (pid $fetcher) killed by signal 9" "$work/stderr" || fail "fetcher death not reported"
 cp "$work/tftproot/msblast.exe" "$work/tftproot/teekids.exe"
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$root/pcaps/variants.pcap" >/dev/null 2>&1
-sleep 2
+wait_for 20 fetched teekids
 ls "$work/out"/fetched/blast_teekids_*.bin >/dev/null 2>&1 || fail "nothing fetched after the restart"
 
 # a forbidden system call in the fetcher (SIGUSR2 asks it to open a packet
 # socket) kills it, and the monitor reports the seccomp violation
 kill -USR2 "$wspid"
-sleep 1
+wait_for 20 grep -q "ws-fetcher (pid [0-9]*) killed by SIGSYS: seccomp violation" "$work/stderr"
 grep -q "wormsnare: seccomp: forbidden system call .*(socket)" "$work/stderr" ||
 	fail "the fetcher's forbidden call was not named"
 grep -q "ws-fetcher (pid [0-9]*) killed by SIGSYS: seccomp violation" "$work/stderr" ||
@@ -225,7 +234,7 @@ if command -v setpriv >/dev/null; then
 		>"$work/cap.out" 2>"$work/cap.err" &
 	cappid=$!
 	pids="$pids $cappid"
-	sleep 1.5
+	wait_for 30 test -f "$work/capout/blasterlog.txt"
 	capsensor=$(pgrep -P "$cappid" -x ws-sensor)
 	[ -n "$capsensor" ] || fail "non-root run: no ws-sensor ($(cat "$work/cap.err"))"
 	for p in "$cappid" $capsensor; do
@@ -234,8 +243,7 @@ if command -v setpriv >/dev/null; then
 		done
 	done
 	ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1
-	sleep 1.5
-	[ "$(tail -n +2 "$work/capout/blasterlog.txt" 2>/dev/null | wc -l)" = 3 ] ||
+	wait_for 20 rows_are "$work/capout/blasterlog.txt" 3 ||
 		fail "non-root run with CAP_NET_RAW logged no events: $(cat "$work/cap.err")"
 	kill -TERM "$cappid"
 	wait "$cappid" || fail "non-root run exit status $?"

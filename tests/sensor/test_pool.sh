@@ -23,14 +23,12 @@ ip netns exec "$nsb" "$ws" -i "${tag}1" --no-fetch -c "$work/ws.yaml" -o "$work/
 wspid=$!
 pids=$wspid
 # the outputs exist once every worker has its capture open
-for _ in $(seq 30); do
-	[ -f "$work/out/blasterlog.txt" ] && break
-	sleep 0.1
-done
+wait_for 30 test -f "$work/out/blasterlog.txt"
 [ -f "$work/out/blasterlog.txt" ] || { cat "$work/stderr"; fail "the sensor did not start"; exit 1; }
 sleep 0.5
 ip netns exec "$nsa" tcpreplay -q -i "${tag}0" "$pcap" >/dev/null 2>&1 || fail "tcpreplay failed"
-sleep 1.5
+wait_for 20 rows_are "$work/out/blasterlog.txt" 8
+sleep 1	# the last transfers end after the last event
 kill -TERM "$wspid"
 wait "$wspid"
 rc=$?
