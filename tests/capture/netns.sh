@@ -5,23 +5,10 @@
 #   . netns.sh PREFIX       sets tag, nsa, nsb (ends ${tag}0 in nsa, ${tag}1
 #                           in nsb), work (a scratch dir), failed=0; removes
 #                           everything on exit, after killing $pids
-skip() { echo "SKIP: $*"; exit 77; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 fail() { echo "FAIL: $*"; failed=1; }
 failed=0
 pids=""
-# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds or SECONDS
-# pass (then its status is CMD's last). The live tests wait on what they
-# check, not on a fixed sleep: a loaded CI machine under ASan is slow.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	"$@"
-}
 # nrows FILE: data rows of a TSV log (0 when it does not exist)
 nrows() { tail -n +2 "$1" 2>/dev/null | wc -l; }
 rows_are() { [ "$(nrows "$1")" = "$2" ]; }

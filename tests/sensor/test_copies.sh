@@ -7,15 +7,16 @@
 set -u
 ws=$(realpath "$1")
 root=$(realpath "$2")
-skip() { echo "SKIP: $*"; exit 77; }
+. "$root/tests/lib.sh"
 [ -x /usr/sbin/in.tftpd ] || skip "in.tftpd missing"
+[ "$(id -u)" = 0 ] || skip "in.tftpd -s needs root to chroot"
 work=$(mktemp -d /tmp/ws-copies-XXXXXX)
 chmod 755 "$work"
 cleanup() { [ -n "${tp:-}" ] && kill "$tp" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
-port=$((20000 + RANDOM % 20000))
+port=$(free_udp_port)
 
 # the file the capture carries, as the wire gives it
 "$ws" -r "$root/pcaps/blaster-basic.pcap" -o "$work/wire" >/dev/null 2>&1
@@ -27,7 +28,7 @@ chmod -R a+rX "$work"
 run() {	# SERVED_DIR OUT
 	/usr/sbin/in.tftpd -L -a "127.0.0.1:$port" -s "$1" -u nobody &
 	tp=$!
-	sleep 0.3
+	wait_for 10 udp_bound "$port"
 	# FTP fetches aimed at the same closed local port: nothing leaves this machine
 	printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  ftp_redirect: "127.0.0.1:%s"\n  timeout: 1\n  retries: 2\n' \
 		"$port" "$port" >"$work/ws.yaml"

@@ -15,17 +15,14 @@ fail=0 pass=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL $*"; fail=$((fail + 1)); }
 
-[ -x /usr/sbin/in.tftpd ] || { echo "SKIP: in.tftpd (tftpd-hpa) missing"; exit 77; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: in.tftpd -s needs root to chroot"; exit 77; }
+. "$root/tests/lib.sh"
+[ -x /usr/sbin/in.tftpd ] || skip "in.tftpd (tftpd-hpa) missing"
+[ "$(id -u)" = 0 ] || skip "in.tftpd -s needs root to chroot"
 
 work=$(mktemp -d /tmp/ws-fetch-XXXXXX)
 chmod 755 "$work"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
-
-free_port() {
-	$py -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
 
 srv=$work/srv
 mkdir -p "$srv" "$work/out" "$work/elsewhere"
@@ -35,10 +32,10 @@ head -c 600000 /dev/urandom >"$srv/big.bin"		# 75000 blocks of 8 bytes: rollover
 head -c 2000000 /dev/urandom >"$srv/huge.bin"
 echo secret >"$work/elsewhere/passwd"
 chmod -R a+rX "$srv"
-port=$(free_port)
+port=$(free_udp_port)
 /usr/sbin/in.tftpd -L -a "127.0.0.1:$port" -s "$srv" -u nobody &
 pids+=($!)
-sleep 0.3
+wait_for 10 udp_bound "$port"
 
 fetch_ok() {	# NAME ARGS...: must succeed with the same bytes and printed hashes
 	local name=$1; shift
@@ -83,7 +80,7 @@ fetch_fails ../elsewhere/passwd "tftp-error:"
 [ -e "$work/out/passwd" ] && bad "traversal wrote a file"
 
 # nobody answers: a bounded timeout
-dead=$(free_port)
+dead=$(free_udp_port)
 start=$(date +%s)
 SERVER=127.0.0.1:$dead fetch_fails x.exe timeout -t 1 -r 1
 [ $(($(date +%s) - start)) -le 5 ] || bad "timeout took more than 5 s"

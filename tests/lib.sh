@@ -1,0 +1,24 @@
+# Sourced by the shell tests: small helpers they all need.
+#
+#   skip WHY          exit 77 (meson's "skipped")
+#   wait_for S CMD... run CMD every 0.1 s until it succeeds or S seconds pass
+#                     (then its status is CMD's last): tests wait on what they
+#                     check, not on a fixed sleep that a loaded CI machine
+#                     under ASan can outrun
+#   free_udp_port     a UDP port on 127.0.0.1 that nothing holds now
+#   udp_bound PORT    something listens on UDP PORT
+skip() { echo "SKIP: $*"; exit 77; }
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+free_udp_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+udp_bound() { ss -Hnlu "sport = :$1" 2>/dev/null | grep -q .; }
