@@ -83,6 +83,30 @@ size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n)
 	return n;
 }
 
+size_t ws_copy_text(char *dst, size_t cap, const void *src, size_t n, char nul_as)
+{
+	const char *s = src;
+
+	n = ws_copy_cut(dst, cap, s, n);
+	for (size_t i = 0; i < n; i++)
+		if (!dst[i])
+			dst[i] = nul_as;
+	return n;
+}
+
+char *ws_status_text(char *dst, size_t cap, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = c >= 0x20 && c < 0x7f && c != ':' ? (char)c : '?';
+	}
+	dst[i] = '\0';
+	return dst;
+}
+
 int64_t ws_now_ms(void)
 {
 	struct timespec ts;
@@ -95,16 +119,8 @@ const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned c
 			    const char *text)
 {
 	char msg[WS_ERROR_TEXT_SHOWN + 1];
-	size_t i;
 
-	/* the server's words, cut short; ':' and anything not printable ASCII become '?' */
-	for (i = 0; text[i] && i < WS_ERROR_TEXT_SHOWN; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		msg[i] = c >= 0x20 && c < 0x7f && c != ':' ? (char)c : '?';
-	}
-	msg[i] = '\0';
-	snprintf(buf, cap, "%s-error:%u:%s", proto, code, msg);
+	snprintf(buf, cap, "%s-error:%u:%s", proto, code, ws_status_text(msg, sizeof(msg), text));
 	return buf;
 }
 

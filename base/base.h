@@ -78,6 +78,20 @@ const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned c
 /* At most cap - 1 of src's n bytes into dst, NUL-terminated; returns how many were kept. */
 size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n);
 
+/*
+ * Wire text kept as a C string: at most cap - 1 of src's n bytes into dst,
+ * each NUL byte as nul_as (so nothing after it is lost), NUL-terminated;
+ * returns how many were kept.
+ */
+size_t ws_copy_text(char *dst, size_t cap, const void *src, size_t n, char nul_as);
+
+/*
+ * The C string src as a status field: at most cap - 1 bytes, ':' (the
+ * field separator of a Status) and every byte outside printable ASCII as
+ * '?', NUL-terminated. Returns dst.
+ */
+char *ws_status_text(char *dst, size_t cap, const char *src);
+
 /* ----------------------------------------------------------------- checksum */
 
 /*

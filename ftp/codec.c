@@ -296,15 +296,6 @@ static bool reply_code(const uint8_t *line, size_t len, unsigned *code, uint8_t 
 	return *sep == 0 || *sep == ' ' || *sep == '-';
 }
 
-static void keep_text(struct ws_ftp_reply *r, const uint8_t *t, size_t n)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < n && j + 1 < sizeof(r->text); i++)
-		r->text[j++] = t[i] ? (char)t[i] : ' ';
-	r->text[j] = '\0';
-}
-
 /* What a 227/229/150 says, from any of its lines. */
 static void scan_line(struct ws_ftp_reply *r, const uint8_t *t, size_t n)
 {
@@ -340,7 +331,8 @@ int ws_ftp_reply_feed(struct ws_ftp_reply_reader *rd, const uint8_t *line, size_
 	memset(&rd->r, 0, sizeof(rd->r));
 	rd->r.code = code;
 	rd->r.lines = 1;
-	keep_text(&rd->r, line + 3 + (sep ? 1 : 0), len - 3 - (sep ? 1 : 0));
+	ws_copy_text(rd->r.text, sizeof(rd->r.text), line + 3 + (sep ? 1 : 0),
+		     len - 3 - (sep ? 1 : 0), ' ');
 	scan_line(&rd->r, line + 3, len - 3);
 	if (sep == '-') {
 		rd->in_multi = true;

@@ -76,16 +76,11 @@ static enum ws_tftp_xfer_state finish(struct ws_ftp_fetch *f, bool ok, const cha
 	return f->state;
 }
 
-/* Printable, no ':' (the status field separator), cut short: for libcurl's and errno texts. */
+/* libcurl's and errno's texts as a status field, without trailing blanks. */
 static void printable(char *dst, size_t cap, const char *src)
 {
-	size_t j = 0;
+	size_t j = strlen(ws_status_text(dst, cap, src));
 
-	for (size_t i = 0; src[i] && j + 1 < cap && j < REPLY_SHOWN; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[j++] = c >= 0x20 && c < 0x7f && c != ':' ? (char)c : '?';
-	}
 	while (j > 0 && dst[j - 1] == ' ')
 		j--;
 	dst[j] = '\0';

@@ -673,17 +673,6 @@ static void pend_push(struct session *s, const struct ws_ftp_command *c, struct 
 	s->npend++;
 }
 
-static void keep_user(struct session *s, const struct ws_ftp_command *c)
-{
-	size_t n = c->arglen < sizeof(s->user) - 1 ? c->arglen : sizeof(s->user) - 1;
-
-	memcpy(s->user, c->arg, n);
-	s->user[n] = '\0';
-	for (size_t i = 0; i < n; i++)
-		if (!s->user[i])
-			s->user[i] = '?';
-}
-
 static void on_command(struct ws_ftp_tracker *t, struct session *s, const uint8_t *line,
 		       size_t len, const struct timeval *ts)
 {
@@ -697,7 +686,7 @@ static void on_command(struct ws_ftp_tracker *t, struct session *s, const uint8_
 	t->st.commands++;
 	switch (c.cmd) {
 	case WS_FTP_CMD_USER:
-		keep_user(s, &c);
+		ws_copy_text(s->user, sizeof(s->user), c.arg, c.arglen, '?');
 		break;
 	case WS_FTP_CMD_REIN:
 		s->user[0] = '\0';

@@ -184,6 +184,27 @@ static void heap_free(struct ws_shell *s, void *p, size_t n)
 	}
 }
 
+/*
+ * Grow *buf (cap bytes) by doubling to at least need bytes, at most max,
+ * counted in the session's heap. Returns the new capacity, or 0 when out
+ * of memory (*buf is then unchanged).
+ */
+static size_t grow_buffer(struct ws_shell *s, uint8_t **buf, size_t cap, size_t need, size_t max)
+{
+	size_t n = cap ? cap : 64;
+	uint8_t *nb;
+
+	while (n < need)
+		n *= 2;
+	if (n > max)
+		n = max;
+	if (!(nb = realloc(*buf, n)))
+		return 0;
+	s->st.heap += n - cap;
+	*buf = nb;
+	return n;
+}
+
 static char lower(char c)
 {
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -563,17 +584,10 @@ static void vfs_write(struct run *r, const char *name, size_t n, bool append, co
 		keep = WS_SHELL_FILE_BYTES - f->len;
 	}
 	if (f->len + keep > f->cap) {
-		size_t cap = f->cap ? f->cap : 64;
-		uint8_t *nd;
+		size_t cap = grow_buffer(s, &f->data, f->cap, f->len + keep, WS_SHELL_FILE_BYTES);
 
-		while (cap < f->len + keep)
-			cap *= 2;
-		if (cap > WS_SHELL_FILE_BYTES)
-			cap = WS_SHELL_FILE_BYTES;
-		if (!(nd = realloc(f->data, cap)))
+		if (!cap)
 			goto full;
-		s->st.heap += cap - f->cap;
-		f->data = nd;
 		f->cap = cap;
 	}
 	d = f->data + f->len;
@@ -1713,8 +1727,9 @@ static uint16_t *match_blocks(const char *t, size_t n)
 		free(match);
 		return NULL;
 	}
+	for (size_t i = 0; i < n; i++)
+		match[i] = (uint16_t)n;	/* escaped ones too: the scan skips them */
 	for (size_t i = 0; i < n; i++) {
-		match[i] = (uint16_t)n;
 		if (t[i] == '"')
 			inq = !inq;
 		else if (inq)
@@ -1766,7 +1781,7 @@ static size_t redirected_block(struct run *r, const char *t, size_t n, size_t op
 		sub.inherit_append = app;
 	}
 	run_parsed(&sub, t + open + 1, close - open - 1, depth + 1);
-		r->hit = sub.hit;
+	r->hit = sub.hit;
 	r->exited = sub.exited;
 	return after;
 }
@@ -2058,17 +2073,10 @@ static bool append(struct ws_shell *s, struct side *sd, const uint8_t *p, size_t
 	if (n == 0)
 		return true;
 	if (sd->len + n + 1 > sd->cap) {
-		size_t cap = sd->cap ? sd->cap : 64;
-		uint8_t *nb;
+		size_t cap = grow_buffer(s, &sd->buf, sd->cap, sd->len + n + 1, LINE_CAP);
 
-		while (cap < sd->len + n + 1)
-			cap *= 2;
-		if (cap > LINE_CAP)
-			cap = LINE_CAP;
-		if (!(nb = realloc(sd->buf, cap)))
+		if (!cap)
 			return false;
-		s->st.heap += cap - sd->cap;
-		sd->buf = nb;
 		sd->cap = (uint32_t)cap;
 	}
 	memcpy(sd->buf + sd->len, p, n);

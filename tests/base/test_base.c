@@ -64,10 +64,26 @@ static void test_cursor(void)
 	CHECK(ws_cur_u8(&c) == 0 && c.err, "an empty cursor reads nothing");
 }
 
+/* wire text into C strings: nothing after a NUL lost, status fields clean */
+static void test_text(void)
+{
+	char out[8], st[6];
+
+	CHECK(ws_copy_text(out, sizeof(out), "ab\0cd", 5, '?') == 5 && !memcmp(out, "ab?cd", 6),
+	      "a NUL inside wire text is replaced, the rest kept: %s", out);
+	CHECK(ws_copy_text(out, sizeof(out), "0123456789", 10, ' ') == 7 && !strcmp(out, "0123456"),
+	      "cut to cap - 1 and terminated: %s", out);
+	CHECK(ws_copy_text(out, 1, "abc", 3, ' ') == 0 && out[0] == '\0', "cap 1 keeps nothing");
+	CHECK(!strcmp(ws_status_text(st, sizeof(st), "a:b\tc\xff"), "a?b?c"),
+	      "':' and bytes outside printable ASCII become '?', cut to cap - 1: %s", st);
+	CHECK(!strcmp(ws_status_text(st, sizeof(st), ""), ""), "an empty text stays empty");
+}
+
 int main(void)
 {
 	test_addr();
 	test_cursor();
+	test_text();
 	if (failures)
 		fprintf(stderr, "%d failures\n", failures);
 	else
