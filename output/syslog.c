@@ -50,9 +50,11 @@ struct syslog_writer {
 	char app[APP_NAME_MAX + 1];
 	bool broken_reported;
 	struct timespec last_connect;
-	/* messages not yet taken by the kernel, as "LEN SP MSG" frames */
+	/* messages not yet taken by the kernel, as "LEN SP MSG" frames in
+	 * q[qhead, qlen): sending moves qhead, enqueueing compacts only when
+	 * the tail has no room (no memmove per datagram sent) */
 	char *q;
-	size_t qlen;
+	size_t qhead, qlen;
 	size_t qmsgs;		/* frames with bytes still in q */
 	size_t head_left;	/* unsent bytes of the first frame */
 };
@@ -240,7 +242,7 @@ static size_t frame_size(const char *p)
 	return i + 1 + len;
 }
 
-/* The first n bytes of q are gone: count the frames that ended. */
+/* The first n queued bytes are gone: count the frames that ended. */
 static void consumed(struct syslog_writer *s, size_t n)
 {
 	size_t left = n;
@@ -248,13 +250,20 @@ static void consumed(struct syslog_writer *s, size_t n)
 	while (s->qmsgs && left >= s->head_left) {
 		left -= s->head_left;
 		s->qmsgs--;
-		/* the next frame starts n - left bytes in; read its length before the move */
-		s->head_left = s->qmsgs ? frame_size(s->q + (n - left)) : 0;
+		/* the next frame starts n - left bytes in */
+		s->head_left = s->qmsgs ? frame_size(s->q + s->qhead + (n - left)) : 0;
 	}
 	if (s->qmsgs)
 		s->head_left -= left;
-	memmove(s->q, s->q + n, s->qlen - n);
-	s->qlen -= n;
+	s->qhead += n;
+	if (s->qhead == s->qlen)
+		s->qhead = s->qlen = 0;
+}
+
+static void drop_queue(struct syslog_writer *s)
+{
+	s->w.dropped += s->qmsgs;
+	s->qhead = s->qlen = s->qmsgs = s->head_left = 0;
 }
 
 static int enqueue(struct syslog_writer *s, const char *msg, size_t len)
@@ -262,9 +271,14 @@ static int enqueue(struct syslog_writer *s, const char *msg, size_t len)
 	char pre[24];
 	size_t pl = (size_t)snprintf(pre, sizeof(pre), "%zu ", len);
 
-	if (s->qlen + pl + len > WS_SYSLOG_QUEUE) {
+	if (s->qlen - s->qhead + pl + len > WS_SYSLOG_QUEUE) {
 		errno = ENOBUFS;
 		return -1;
+	}
+	if (s->qlen + pl + len > WS_SYSLOG_QUEUE) {
+		memmove(s->q, s->q + s->qhead, s->qlen - s->qhead);
+		s->qlen -= s->qhead;
+		s->qhead = 0;
 	}
 	if (s->qmsgs == 0)
 		s->head_left = pl + len;
@@ -281,8 +295,9 @@ static int enqueue(struct syslog_writer *s, const char *msg, size_t len)
  */
 static void flush_stream(struct syslog_writer *s)
 {
-	while (s->qlen && s->fd >= 0) {
-		ssize_t n = send(s->fd, s->q, s->qlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (s->qlen > s->qhead && s->fd >= 0) {
+		ssize_t n = send(s->fd, s->q + s->qhead, s->qlen - s->qhead,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n > 0) {
 			consumed(s, (size_t)n);
@@ -293,8 +308,7 @@ static void flush_stream(struct syslog_writer *s)
 			report_broken(s, n < 0 ? errno : EPIPE);
 			close(s->fd);
 			s->fd = -1;
-			s->w.dropped += s->qmsgs;
-			s->qlen = s->qmsgs = s->head_left = 0;
+			drop_queue(s);
 		}
 	}
 }
@@ -314,8 +328,9 @@ static void flush_dgram(struct syslog_writer *s)
 	bool retried = false;
 
 	while (s->qmsgs && s->fd >= 0) {
-		size_t fs = frame_size(s->q), hl = strcspn(s->q, " ") + 1;
-		ssize_t n = send(s->fd, s->q + hl, fs - hl, MSG_DONTWAIT | MSG_NOSIGNAL);
+		const char *f = s->q + s->qhead;
+		size_t fs = frame_size(f), hl = strcspn(f, " ") + 1;
+		ssize_t n = send(s->fd, f + hl, fs - hl, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
