@@ -7,6 +7,9 @@
 #                     under ASan can outrun
 #   free_udp_port     a UDP port on 127.0.0.1 that nothing holds now
 #   udp_bound PORT    something listens on UDP PORT
+#   packet_sockets PID
+#                     how many packet sockets PID holds (its socket inodes
+#                     that /proc/PID/net/packet, its namespace's, lists)
 skip() { echo "SKIP: $*"; exit 77; }
 wait_for() {
 	local n=$(($1 * 10))
@@ -22,3 +25,10 @@ free_udp_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 udp_bound() { ss -Hnlu "sport = :$1" 2>/dev/null | grep -q .; }
+packet_sockets() {
+	local inodes
+	inodes=$(awk 'NR > 1 {print $9}' "/proc/$1/net/packet" | sort -u)
+	for l in /proc/$1/fd/*; do
+		readlink "$l"
+	done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | sort -u | comm -12 - <(echo "$inodes") | wc -l
+}

@@ -22,7 +22,7 @@
 set -u
 ws=$(realpath "$1")
 root=$(realpath "$2")
-skip() { echo "SKIP: $*"; exit 77; }
+. "$root/tests/lib.sh"
 fail() { echo "FAIL: $*"; failed=1; }
 ok() { echo "ok: $*"; }
 failed=0
@@ -81,16 +81,7 @@ for _ in $(seq 300); do settled && break; sleep 0.1; done
 kill -0 "$wspid" 2>/dev/null || { cat "$work/err"; fail "did not start"; wspid=; exit 1; }
 pids=$(tree "$wspid")
 cap() { sed -n "s/^$2:\t//p" /proc/"$1"/status; }
-packet_inodes=$(ip netns exec "$ns" awk 'NR > 1 {print $NF}' /proc/net/packet | sort -u)
-holds_packet() {
-	local fd
-	for fd in /proc/"$1"/fd/*; do
-		case $(readlink "$fd" 2>/dev/null) in
-		socket:\[*\]) grep -qx "$(readlink "$fd" | tr -dc 0-9)" <<<"$packet_inodes" && return 0 ;;
-		esac
-	done
-	return 1
-}
+holds_packet() { [ "$(packet_sockets "$1")" -gt 0 ]; }
 NET=$(( (1 << 12) | (1 << 13) ))   # CAP_NET_ADMIN, CAP_NET_RAW
 capturer= with_caps=0 uids=
 for p in $pids; do

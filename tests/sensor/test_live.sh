@@ -65,14 +65,6 @@ kill -0 "$wspid" 2>/dev/null || { cat "$work/stderr"; fail "sensor did not start
 # different unprivileged users with no capabilities and a seccomp filter.
 uid_of() { awk '/^Uid:/ {print $2}' "/proc/$1/status"; }
 field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-# packet sockets a process holds: its socket inodes that /proc/net/packet lists
-packet_sockets() {
-	local inodes
-	inodes=$(awk 'NR > 1 {print $9}' "/proc/$1/net/packet" | sort -u)
-	for l in /proc/$1/fd/*; do
-		readlink "$l"
-	done 2>/dev/null | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | sort -u | comm -12 - <(echo "$inodes") | wc -l
-}
 mon_name=$(cat "/proc/$wspid/comm")
 sensor=$(pgrep -P "$wspid" -x ws-sensor)
 fetcher=$(pgrep -P "$wspid" -x ws-fetcher)
