@@ -22,6 +22,7 @@
 
 #include "base.h"
 #include "capture.h"
+#include "link.h"
 #include "config.h"
 
 #define BATCH 512
@@ -118,17 +119,6 @@ static void on_live_frame(u_char *user, const struct pcap_pkthdr *h, const u_cha
 }
 
 /* ------------------------------------------------------------ open files */
-
-static bool dlt_supported(int dlt)
-{
-	switch (dlt) {
-	case DLT_EN10MB: case DLT_LINUX_SLL: case 276 /* SLL2 */: case DLT_NULL:
-	case DLT_LOOP: case DLT_RAW: case 228 /* IPV4 */:
-		return true;
-	default:
-		return false;
-	}
-}
 
 static int unsupported_dlt(const char *what, int dlt, char *err, size_t errlen)
 {
@@ -265,7 +255,7 @@ static int open_sources(struct ws_capture *c, const struct pathlist *l, char *er
 		c->nsrc++;
 		s->dlt = ws_reader_datalink(s->r);
 		s->order = i;
-		if (!dlt_supported(s->dlt))
+		if (!ws_link_supported(s->dlt))
 			return unsupported_dlt(l->v[i], s->dlt, err, errlen);
 		c->st.files++;
 		c->total_bytes += ws_reader_size(s->r);
@@ -499,15 +489,14 @@ static void resolve(struct bpf_builder *b)
 static void fanout_program(struct bpf_builder *b, unsigned nworkers)
 {
 	emit(b, BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL), 0, 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x0800, J(L_IP0), 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x8100, J(L_TAG), 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x88a8, J(L_TAG), 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x9100, J(L_TAG), 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x8847, J(L_MPLS0), J(L_OTHER));
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, WS_ETH_IPV4, J(L_IP0), 0);
+	for (size_t i = 0; i < WS_VLAN_TPIDS; i++)
+		emit(b, BPF_JMP | BPF_JEQ | BPF_K, ws_vlan_tpids[i], J(L_TAG), 0);
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, WS_ETH_MPLS, J(L_MPLS0), J(L_OTHER));
 	here(b, L_TAG);
 	emit(b, BPF_LD | BPF_H | BPF_ABS, NET(2), 0, 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x0800, J(L_IP4), 0);
-	emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0x8847, J(L_MPLS4), J(L_OTHER));
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, WS_ETH_IPV4, J(L_IP4), 0);
+	emit(b, BPF_JMP | BPF_JEQ | BPF_K, WS_ETH_MPLS, J(L_MPLS4), J(L_OTHER));
 	here(b, L_IP0);
 	emit(b, BPF_LDX | BPF_IMM, 0, 0, 0);
 	emit(b, BPF_JMP | BPF_JA, 0, J(L_HASH), 0);
@@ -629,7 +618,7 @@ static struct ws_capture *live_capture(pcap_t *p, const char *iface,
 {
 	struct ws_capture *c;
 
-	if (!dlt_supported(pcap_datalink(p))) {
+	if (!ws_link_supported(pcap_datalink(p))) {
 		unsupported_dlt(iface, pcap_datalink(p), err, errlen);
 		pcap_close(p);
 		return NULL;

@@ -29,6 +29,7 @@
 
 #include "base.h"
 #include "capture.h"
+#include "link.h"
 
 #define BUF_SIZE (1u << 20)		/* > any record: caplen <= 262144 */
 #define BUF_FIRST (64u << 10)		/* until the first refill: a merge of many files peeks */
@@ -74,23 +75,6 @@ struct ws_reader {
 	size_t nif;
 	bool seen_idb;		/* pcapng: the first IDB is behind us */
 };
-
-/* Link types the fast path reads, as written in files, and their DLT. */
-static const struct {
-	uint32_t linktype;
-	int dlt;
-} linktypes[] = {
-	{0, DLT_NULL}, {1, DLT_EN10MB}, {101, DLT_RAW}, {108, DLT_LOOP},
-	{113, DLT_LINUX_SLL}, {228, 228 /* DLT_IPV4 */}, {276, 276 /* DLT_LINUX_SLL2 */},
-};
-
-static int linktype_dlt(uint32_t linktype)
-{
-	for (size_t i = 0; i < sizeof(linktypes) / sizeof(linktypes[0]); i++)
-		if (linktypes[i].linktype == linktype)
-			return linktypes[i].dlt;
-	return -1;
-}
 
 /* Every record header goes through these: inlined, they cost nothing. */
 static inline __attribute__((always_inline)) uint16_t rd16(struct ws_cursor *c, bool big)
@@ -310,7 +294,7 @@ static int pcapng_idb(struct ws_reader *r, struct ws_cursor *body)
 	 * DLT_RAW 12): ask the same.
 	 */
 	if (body->err || r->nif == MAX_IFACES ||
-	    (r->seen_idb ? linktype : linktype_dlt(linktype)) != r->dlt)
+	    (r->seen_idb ? linktype : ws_link_dlt(linktype)) != r->dlt)
 		return -1;
 	r->seen_idb = true;
 	/* pcap_adjust_snapshot: only 0 and values over INT_MAX mean the maximum */
@@ -418,7 +402,7 @@ static enum format choose_format(struct ws_reader *r)
 	if (pread(fileno(r->f), hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return FMT_LIBPCAP;
 	/* pseudo-headers libpcap byte-swaps in files from the other byte order */
-	if (pcap_is_swapped(r->p) && (r->dlt == DLT_LINUX_SLL || r->dlt == 276 /* SLL2 */))
+	if (pcap_is_swapped(r->p) && (r->dlt == DLT_LINUX_SLL || r->dlt == DLT_LINUX_SLL2))
 		return FMT_LIBPCAP;
 	magic_le = ws_cur_le32(&c);
 	if (magic_le == PCAPNG_SHB) {
@@ -437,7 +421,7 @@ static enum format choose_format(struct ws_reader *r)
 	if (rd16(&c, r->big) != 2 || rd16(&c, r->big) != 4)
 		return FMT_LIBPCAP;	/* older versions may swap caplen and len */
 	ws_cur_skip(&c, 12);
-	if (linktype_dlt(rd32(&c, r->big)) != r->dlt)
+	if (ws_link_dlt(rd32(&c, r->big)) != r->dlt)
 		return FMT_LIBPCAP;	/* FCS bits, or a type we do not read */
 	r->pos = r->end = 24;	/* records start after the file header */
 	r->base = 0;

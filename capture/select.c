@@ -15,16 +15,9 @@
 
 #include "base.h"
 #include "capture.h"
+#include "link.h"
 
-#ifndef DLT_LINUX_SLL2
-#define DLT_LINUX_SLL2 276
-#endif
-#ifndef DLT_IPV4
-#define DLT_IPV4 228
-#endif
 
-#define ETH_IPV4 0x0800
-#define ETH_MPLS 0x8847
 
 /*
  * Encapsulations: up to MAX_VLAN tags (TPIDs as libpcap's "vlan" keyword
@@ -35,7 +28,34 @@
 #define MAX_VLAN 2
 #define MAX_MPLS 3
 
-static const uint16_t vlan_tpids[] = {0x8100, 0x88a8, 0x9100};
+const uint16_t ws_vlan_tpids[3] = {0x8100, 0x88a8, 0x9100};
+
+/* Link types read, as written in files (LINKTYPE_*), and their DLT. */
+static const struct {
+	uint32_t linktype;
+	int dlt;
+} links[] = {
+	{0, DLT_NULL}, {1, DLT_EN10MB}, {101, DLT_RAW}, {108, DLT_LOOP},
+	{113, DLT_LINUX_SLL}, {228, DLT_IPV4}, {276, DLT_LINUX_SLL2},
+};
+
+#define NLINKS (sizeof(links) / sizeof(links[0]))
+
+bool ws_link_supported(int dlt)
+{
+	for (size_t i = 0; i < NLINKS; i++)
+		if (links[i].dlt == dlt)
+			return true;
+	return false;
+}
+
+int ws_link_dlt(uint32_t linktype)
+{
+	for (size_t i = 0; i < NLINKS; i++)
+		if (links[i].linktype == linktype)
+			return links[i].dlt;
+	return -1;
+}
 
 /* IPv4 rules: a packet is selected when one of them matches. */
 enum rule_kind {
@@ -65,8 +85,8 @@ static bool encapsulates(int dlt)
 
 static bool is_vlan_tpid(uint16_t type)
 {
-	for (size_t i = 0; i < sizeof(vlan_tpids) / sizeof(vlan_tpids[0]); i++)
-		if (type == vlan_tpids[i])
+	for (size_t i = 0; i < WS_VLAN_TPIDS; i++)
+		if (type == ws_vlan_tpids[i])
 			return true;
 	return false;
 }
@@ -80,7 +100,7 @@ static bool skip_encapsulation(struct ws_cursor *c, uint16_t type)
 		ws_cur_skip(c, 2);	/* TCI */
 		type = ws_cur_be16(c);
 	}
-	if (type == ETH_MPLS) {
+	if (type == WS_ETH_MPLS) {
 		for (int labels = 0;; labels++) {
 			uint8_t bottom;
 
@@ -92,9 +112,9 @@ static bool skip_encapsulation(struct ws_cursor *c, uint16_t type)
 			if (bottom)
 				break;
 		}
-		type = ETH_IPV4;	/* decided by the version nibble, as libpcap's "mpls and ip" */
+		type = WS_ETH_IPV4;	/* decided by the version nibble, as libpcap's "mpls and ip" */
 	}
-	return !c->err && type == ETH_IPV4;
+	return !c->err && type == WS_ETH_IPV4;
 }
 
 /* The address family of DLT_NULL (host order of the capturing machine) or DLT_LOOP. */
@@ -122,11 +142,11 @@ static bool strip_l2(int dlt, struct ws_cursor *c)
 		return !c->err && skip_encapsulation(c, type);
 	case DLT_LINUX_SLL:	/* 16-byte cooked header, protocol last */
 		ws_cur_skip(c, 14);
-		return ws_cur_be16(c) == ETH_IPV4 && !c->err;
+		return ws_cur_be16(c) == WS_ETH_IPV4 && !c->err;
 	case DLT_LINUX_SLL2:	/* 20-byte cooked header, protocol first */
 		type = ws_cur_be16(c);
 		ws_cur_skip(c, 18);
-		return type == ETH_IPV4 && !c->err;
+		return type == WS_ETH_IPV4 && !c->err;
 	case DLT_NULL:
 	case DLT_LOOP:
 		return null_is_ipv4(dlt, c);
