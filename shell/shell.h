@@ -50,6 +50,16 @@ enum ws_shell_hint ws_shell_screen(const uint8_t *data, size_t len);
 
 const char *ws_shell_hint_name(enum ws_shell_hint h);
 
+/* Largest stage a stager's length prefix is believed for (Meterpreter's are 1-2 MB). */
+#define WS_SHELL_STAGE_MAX 0xffffffu
+
+/*
+ * The stage length a Metasploit stager would read from the first 4 bytes
+ * of data (little-endian, 1..WS_SHELL_STAGE_MAX), or 0 when they cannot be
+ * one. The victim's banner comes only after the whole stage.
+ */
+size_t ws_shell_stage_len(const uint8_t *data, size_t len);
+
 /*
  * Does this one line (no LF) parse as a dropper command with no session
  * state: a tftp GET, an ftp run, an echo into a file, cmd /c of such, a start

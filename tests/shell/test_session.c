@@ -527,6 +527,32 @@ static void test_screen(void)
 	}
 }
 
+/* A Metasploit stager's length prefix (block_recv.asm: a little-endian DWORD, then the stage). */
+static void test_stage_len(void)
+{
+	static const struct {
+		const char *data;
+		size_t len, want;
+	} t[] = {
+		{"\xb8\x0b\x00\x00\xfc\xe8", 6, 3000},		/* pcaps/shell-stager-long */
+		{"\xf0\x00\x00\x00", 4, 240},
+		{"\x00\x10\x0c\x00", 4, 0xc1000},			/* a Meterpreter-sized stage */
+		{"\xff\xff\xff\x00", 4, WS_SHELL_STAGE_MAX},
+		{"\x00\x00\x00\x01", 4, 0},				/* over 16 MiB */
+		{"\x00\x00\x00\x00", 4, 0},				/* nothing to read */
+		{"\x16\x03\x01\x02\x00\x01", 6, 0},		/* a TLS ClientHello of 512 */
+		{"\x00\x00\x00\x75\xfeSMB", 8, 0},			/* NetBIOS session + SMB2 */
+		{"GET / HTTP/1.1\r\n", 16, 0},
+		{"\xb8\x0b\x00", 3, 0},				/* too short to tell */
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t got = ws_shell_stage_len((const uint8_t *)t[i].data, t[i].len);
+
+		CHECK(got == t[i].want, "stage length case %zu: %zu, want %zu", i, got, t[i].want);
+	}
+}
+
 int main(void)
 {
 	test_bind_shell_sides();
@@ -546,6 +572,7 @@ int main(void)
 	test_memory();
 	test_inet_addr();
 	test_screen();
+	test_stage_len();
 	printf("%d failure(s)\n", failures);
 	return failures != 0;
 }
