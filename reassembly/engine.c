@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "reassembly.h"
 
@@ -171,7 +172,6 @@ static struct {
 	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
 	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
-	void *ignored_mem, *syn_mem;	/* as allocated (table_alloc) */
 	struct flow *spare;	/* the last flow freed, for the next one */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
@@ -434,7 +434,8 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	f->last = G.now.tv_sec;
 	f->watched = bit(G.watched, sport) || bit(G.watched, cport);
 	b = hash4(caddr, cport, saddr, sport) & (G.nbuckets - 1);
-	f->hnext = G.buckets[b];
+	/* an empty bucket (its bit clear) is NULL: no need to read its cold line */
+	f->hnext = bucket_used(b) ? G.buckets[b] : NULL;
 	G.buckets[b] = f;
 	G.occupied[b >> 6] |= 1ull << (b & 63);
 	return f;
@@ -1834,19 +1835,49 @@ static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caple
 /* ------------------------------------------------------------------- API */
 
 /*
- * A zeroed table whose start is on a cache line, so that a set of entries
- * (a SYN cache pair, an ignored set) is one line. calloc, not memset: the
- * pages of a large calloc come zeroed from the kernel, touched only when used.
+ * The tables looked up at random (flow buckets, SYN cache, closed pairs,
+ * ignored set): zeroed, on 2 MiB pages where the kernel gives them
+ * (transparent huge pages on request, MADV_HUGEPAGE). On 4 KiB pages
+ * nearly every lookup also missed the TLB, and under virtualisation that
+ * walk costs more than the cache miss. Aligned, so a set of entries (a SYN
+ * cache pair, an ignored set) is one cache line. mmap'd memory comes zeroed.
  */
-static void *table_alloc(size_t size, void **mem)
-{
-	uintptr_t p;
+#define HUGE_PAGE ((size_t)2 << 20)
 
-	*mem = calloc(1, size + 63);
-	if (!*mem)
+static size_t table_len(size_t size)
+{
+	return (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+static void *table_alloc(size_t size)
+{
+	size_t len = table_len(size), head;
+	uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
 		return NULL;
-	p = ((uintptr_t)*mem + 63) & ~(uintptr_t)63;
-	return (void *)p;
+	head = (HUGE_PAGE - ((uintptr_t)m & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(m, head);
+	munmap(m + head + len, HUGE_PAGE - head);
+	(void)madvise(m + head, len, MADV_HUGEPAGE);	/* a hint: 4 KiB pages otherwise */
+	return m + head;
+}
+
+static void table_free(void *t, size_t size)
+{
+	if (t)
+		munmap(t, table_len(size));
+}
+
+static void free_tables(void)
+{
+	table_free(G.buckets, G.nbuckets * sizeof(*G.buckets));
+	free(G.occupied);
+	table_free(G.ignored, IGNORED_SLOTS * sizeof(*G.ignored));
+	table_free(G.syn, SYN_CACHE_SLOTS * sizeof(*G.syn));
+	table_free(G.closed, CLOSED_SLOTS * sizeof(*G.closed));
 }
 
 int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
@@ -1869,22 +1900,18 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	want = (size_t)p->max_streams + (p->screen_flows ? (size_t)p->screen_flows : 32768);
 	for (G.nbuckets = 1024; G.nbuckets < want && G.nbuckets < (1u << 24);)
 		G.nbuckets <<= 1;
-	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
+	G.buckets = table_alloc(G.nbuckets * sizeof(*G.buckets));
 	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
 	if (p->screen) {
-		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored), &G.ignored_mem);
+		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored));
 	}
-	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn), &G.syn_mem);
-	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
+	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn));
+	G.closed = table_alloc(CLOSED_SLOTS * sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
 	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
 	    !G.defrag) {
 		snprintf(err, errlen, "reassembly: out of memory");
-		free(G.buckets);
-		free(G.occupied);
-		free(G.ignored_mem);
-		free(G.syn_mem);
-		free(G.closed);
+		free_tables();
 		ws_defrag_free(G.defrag);
 		memset(&G, 0, sizeof(G));
 		return -1;
@@ -1957,18 +1984,13 @@ void ws_reasm_finish(void)
 	G.st.frag_timeouts = ds->timeouts;
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
-	free(G.buckets);
-	free(G.occupied);
-	free(G.ignored_mem);
-	free(G.syn_mem);
-	free(G.closed);
+	free_tables();
 	free(G.spare);
 	G.spare = NULL;
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
 	G.ignored = NULL;
-	G.ignored_mem = G.syn_mem = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;
