@@ -23,11 +23,7 @@
 #include <sys/mman.h>
 
 #include "reassembly.h"
-
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
-#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
-#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
-#define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
+#include "seq.h"
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -135,7 +131,7 @@ struct expect {
 	uint32_t server;
 	uint16_t port;
 	int ttl;
-	time_t until;		/* 0: counted from the first packet */
+	time_t until;		/* 0: added before the first packet (clock_start sets it) */
 };
 
 struct sampled {
@@ -227,11 +223,21 @@ static void set_bit(uint8_t *set, uint16_t port)
  * (a capture that really resumes later); until then it is counted and
  * handled at the current clock. A packet far in the past is counted too.
  */
+static void expect_start_clock(void);
+
+/* The first time seen: the clock starts, and with it expectations added before. */
+static void clock_start(const struct timeval *ts)
+{
+	G.now = *ts;
+	G.clock_set = true;
+	expect_start_clock();
+}
+
 static void clock_observe(const struct timeval *ts)
 {
 	if (!G.clock_set) {
-		G.now = G.pkt_ts = *ts;
-		G.clock_set = true;
+		clock_start(ts);
+		G.pkt_ts = *ts;
 		return;
 	}
 	if (ts->tv_sec > G.now.tv_sec + CLOCK_JUMP) {
@@ -1331,26 +1337,36 @@ static bool port_followed(uint16_t p)
 	return bit(G.watched, p) || bit(G.forced, p);
 }
 
+/* An expectation added before the first packet counts its time from it. */
+static void expect_start_clock(void)
+{
+	for (size_t i = 0; i < G.nexpect; i++)
+		if (G.expect[i].until == 0)
+			G.expect[i].until = G.now.tv_sec + G.expect[i].ttl;
+}
+
+/* Expectations past their time go, counted (before any is taken or added). */
+static void expect_expire(void)
+{
+	for (size_t i = 0; i < G.nexpect; i++)
+		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
+			G.st.expect_expired++;
+			G.expect[i--] = G.expect[--G.nexpect];
+		}
+}
+
 static bool expect_take(const struct seg *g)
 {
+	expect_expire();
 	for (size_t i = 0; i < G.nexpect; i++) {
 		struct expect *e = &G.expect[i];
-		bool gone;
 
-		if (e->until == 0)
-			e->until = G.now.tv_sec + e->ttl;	/* added before the first packet */
-		gone = G.now.tv_sec > e->until;
-
-		if (!gone && (e->server != g->daddr || e->port != g->dport ||
-			      (e->client.family != WS_AF_NONE &&
-			       ws_addr_v4_host(&e->client) != ntohl(g->saddr))))
+		if (e->server != g->daddr || e->port != g->dport ||
+		    (e->client.family != WS_AF_NONE && ws_addr_v4_host(&e->client) != ntohl(g->saddr)))
 			continue;
-		G.st.expect_expired += gone;
-		G.st.expect_hit += !gone;
+		G.st.expect_hit++;
 		G.expect[i] = G.expect[--G.nexpect];
-		if (!gone)
-			return true;
-		i--;
+		return true;
 	}
 	return false;
 }
@@ -1957,8 +1973,7 @@ void ws_reasm_sweep(const struct timeval *now)
 		return;
 	/* the clock rule again, without counting: packets are counted in feed */
 	if (!G.clock_set) {
-		G.now = *now;
-		G.clock_set = true;
+		clock_start(now);
 	} else if (timercmp(now, &G.now, >) && now->tv_sec <= G.now.tv_sec + CLOCK_JUMP) {
 		G.now = *now;
 	}
@@ -2041,11 +2056,7 @@ int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *serv
 
 	if (!G.inited || !ws_addr_is_v4(&server->addr))
 		return -1;
-	for (size_t i = 0; i < G.nexpect; i++)
-		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
-			G.st.expect_expired++;
-			G.expect[i--] = G.expect[--G.nexpect];
-		}
+	expect_expire();
 	if (G.nexpect == EXPECT_SLOTS) {
 		G.st.expect_full++;
 		return -1;
