@@ -89,7 +89,8 @@ struct flow {
 	uint16_t slen[2];
 	char *line;		/* stream: the client's line being assembled */
 	uint32_t line_len, line_cap;
-	bool overlong;
+	bool overlong;		/* the line passed max_line: dropped at its newline, counted */
+	bool cut;		/* a gap cut the line (counted then): dropped up to its newline */
 	void *flow_user;
 };
 
@@ -790,7 +791,7 @@ static void line_take(struct flow *f, const uint8_t *data, size_t n, const struc
 		const uint8_t *lf = memchr(data, '\n', n);
 		size_t chunk = lf ? (size_t)(lf - data) : n;
 
-		if (!f->overlong) {
+		if (!f->overlong && !f->cut) {
 			if (f->line_len + chunk > (size_t)G.p.max_line ||
 			    !line_room(f, f->line_len + (uint32_t)chunk)) {
 				f->overlong = true;
@@ -801,19 +802,29 @@ static void line_take(struct flow *f, const uint8_t *data, size_t n, const struc
 		}
 		if (!lf)
 			break;
-		line_emit(f, ts);
+		if (f->cut)
+			f->cut = false;	/* the cut line ends here */
+		else
+			line_emit(f, ts);
 		data = lf + 1;
 		n -= chunk + 1;
 	}
 }
 
-/* A hole in the client's bytes: the line being assembled is not what the victim ran. */
+/*
+ * A hole in the client's bytes: the line being assembled is not what the
+ * victim ran. It is counted once, here, as a partial line (not as overlong,
+ * and not again when the flow ends before its newline).
+ */
 static void line_break(struct flow *f)
 {
+	if (f->cut)
+		return;	/* the same line, cut again */
 	if (f->line_len > 0 || f->overlong)
 		G.st.partial_dropped++;
 	f->line_len = 0;
-	f->overlong = true;	/* discard up to the next newline */
+	f->overlong = false;
+	f->cut = true;	/* discard up to the next newline */
 }
 
 static void stream_deliver(struct flow *f, int side, const uint8_t *data, size_t n,
