@@ -20,13 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "reassembly.h"
-
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
-#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
-#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
-#define SEQ_GEQ(a, b) ((int32_t)((a) - (b)) >= 0)
+#include "seq.h"
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -92,7 +89,8 @@ struct flow {
 	uint16_t slen[2];
 	char *line;		/* stream: the client's line being assembled */
 	uint32_t line_len, line_cap;
-	bool overlong;
+	bool overlong;		/* the line passed max_line: dropped at its newline, counted */
+	bool cut;		/* a gap cut the line (counted then): dropped up to its newline */
 	void *flow_user;
 };
 
@@ -134,7 +132,7 @@ struct expect {
 	uint32_t server;
 	uint16_t port;
 	int ttl;
-	time_t until;		/* 0: counted from the first packet */
+	time_t until;		/* 0: added before the first packet (clock_start sets it) */
 };
 
 struct sampled {
@@ -171,7 +169,6 @@ static struct {
 	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
 	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
-	void *ignored_mem, *syn_mem;	/* as allocated (table_alloc) */
 	struct flow *spare;	/* the last flow freed, for the next one */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
@@ -227,11 +224,21 @@ static void set_bit(uint8_t *set, uint16_t port)
  * (a capture that really resumes later); until then it is counted and
  * handled at the current clock. A packet far in the past is counted too.
  */
+static void expect_start_clock(void);
+
+/* The first time seen: the clock starts, and with it expectations added before. */
+static void clock_start(const struct timeval *ts)
+{
+	G.now = *ts;
+	G.clock_set = true;
+	expect_start_clock();
+}
+
 static void clock_observe(const struct timeval *ts)
 {
 	if (!G.clock_set) {
-		G.now = G.pkt_ts = *ts;
-		G.clock_set = true;
+		clock_start(ts);
+		G.pkt_ts = *ts;
 		return;
 	}
 	if (ts->tv_sec > G.now.tv_sec + CLOCK_JUMP) {
@@ -434,7 +441,8 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	f->last = G.now.tv_sec;
 	f->watched = bit(G.watched, sport) || bit(G.watched, cport);
 	b = hash4(caddr, cport, saddr, sport) & (G.nbuckets - 1);
-	f->hnext = G.buckets[b];
+	/* an empty bucket (its bit clear) is NULL: no need to read its cold line */
+	f->hnext = bucket_used(b) ? G.buckets[b] : NULL;
 	G.buckets[b] = f;
 	G.occupied[b >> 6] |= 1ull << (b & 63);
 	return f;
@@ -783,7 +791,7 @@ static void line_take(struct flow *f, const uint8_t *data, size_t n, const struc
 		const uint8_t *lf = memchr(data, '\n', n);
 		size_t chunk = lf ? (size_t)(lf - data) : n;
 
-		if (!f->overlong) {
+		if (!f->overlong && !f->cut) {
 			if (f->line_len + chunk > (size_t)G.p.max_line ||
 			    !line_room(f, f->line_len + (uint32_t)chunk)) {
 				f->overlong = true;
@@ -794,19 +802,29 @@ static void line_take(struct flow *f, const uint8_t *data, size_t n, const struc
 		}
 		if (!lf)
 			break;
-		line_emit(f, ts);
+		if (f->cut)
+			f->cut = false;	/* the cut line ends here */
+		else
+			line_emit(f, ts);
 		data = lf + 1;
 		n -= chunk + 1;
 	}
 }
 
-/* A hole in the client's bytes: the line being assembled is not what the victim ran. */
+/*
+ * A hole in the client's bytes: the line being assembled is not what the
+ * victim ran. It is counted once, here, as a partial line (not as overlong,
+ * and not again when the flow ends before its newline).
+ */
 static void line_break(struct flow *f)
 {
+	if (f->cut)
+		return;	/* the same line, cut again */
 	if (f->line_len > 0 || f->overlong)
 		G.st.partial_dropped++;
 	f->line_len = 0;
-	f->overlong = true;	/* discard up to the next newline */
+	f->overlong = false;
+	f->cut = true;	/* discard up to the next newline */
 }
 
 static void stream_deliver(struct flow *f, int side, const uint8_t *data, size_t n,
@@ -1330,26 +1348,36 @@ static bool port_followed(uint16_t p)
 	return bit(G.watched, p) || bit(G.forced, p);
 }
 
+/* An expectation added before the first packet counts its time from it. */
+static void expect_start_clock(void)
+{
+	for (size_t i = 0; i < G.nexpect; i++)
+		if (G.expect[i].until == 0)
+			G.expect[i].until = G.now.tv_sec + G.expect[i].ttl;
+}
+
+/* Expectations past their time go, counted (before any is taken or added). */
+static void expect_expire(void)
+{
+	for (size_t i = 0; i < G.nexpect; i++)
+		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
+			G.st.expect_expired++;
+			G.expect[i--] = G.expect[--G.nexpect];
+		}
+}
+
 static bool expect_take(const struct seg *g)
 {
+	expect_expire();
 	for (size_t i = 0; i < G.nexpect; i++) {
 		struct expect *e = &G.expect[i];
-		bool gone;
 
-		if (e->until == 0)
-			e->until = G.now.tv_sec + e->ttl;	/* added before the first packet */
-		gone = G.now.tv_sec > e->until;
-
-		if (!gone && (e->server != g->daddr || e->port != g->dport ||
-			      (e->client.family != WS_AF_NONE &&
-			       ws_addr_v4_host(&e->client) != ntohl(g->saddr))))
+		if (e->server != g->daddr || e->port != g->dport ||
+		    (e->client.family != WS_AF_NONE && ws_addr_v4_host(&e->client) != ntohl(g->saddr)))
 			continue;
-		G.st.expect_expired += gone;
-		G.st.expect_hit += !gone;
+		G.st.expect_hit++;
 		G.expect[i] = G.expect[--G.nexpect];
-		if (!gone)
-			return true;
-		i--;
+		return true;
 	}
 	return false;
 }
@@ -1834,19 +1862,49 @@ static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caple
 /* ------------------------------------------------------------------- API */
 
 /*
- * A zeroed table whose start is on a cache line, so that a set of entries
- * (a SYN cache pair, an ignored set) is one line. calloc, not memset: the
- * pages of a large calloc come zeroed from the kernel, touched only when used.
+ * The tables looked up at random (flow buckets, SYN cache, closed pairs,
+ * ignored set): zeroed, on 2 MiB pages where the kernel gives them
+ * (transparent huge pages on request, MADV_HUGEPAGE). On 4 KiB pages
+ * nearly every lookup also missed the TLB, and under virtualisation that
+ * walk costs more than the cache miss. Aligned, so a set of entries (a SYN
+ * cache pair, an ignored set) is one cache line. mmap'd memory comes zeroed.
  */
-static void *table_alloc(size_t size, void **mem)
-{
-	uintptr_t p;
+#define HUGE_PAGE ((size_t)2 << 20)
 
-	*mem = calloc(1, size + 63);
-	if (!*mem)
+static size_t table_len(size_t size)
+{
+	return (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+static void *table_alloc(size_t size)
+{
+	size_t len = table_len(size), head;
+	uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
 		return NULL;
-	p = ((uintptr_t)*mem + 63) & ~(uintptr_t)63;
-	return (void *)p;
+	head = (HUGE_PAGE - ((uintptr_t)m & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(m, head);
+	munmap(m + head + len, HUGE_PAGE - head);
+	(void)madvise(m + head, len, MADV_HUGEPAGE);	/* a hint: 4 KiB pages otherwise */
+	return m + head;
+}
+
+static void table_free(void *t, size_t size)
+{
+	if (t)
+		munmap(t, table_len(size));
+}
+
+static void free_tables(void)
+{
+	table_free(G.buckets, G.nbuckets * sizeof(*G.buckets));
+	free(G.occupied);
+	table_free(G.ignored, IGNORED_SLOTS * sizeof(*G.ignored));
+	table_free(G.syn, SYN_CACHE_SLOTS * sizeof(*G.syn));
+	table_free(G.closed, CLOSED_SLOTS * sizeof(*G.closed));
 }
 
 int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
@@ -1869,22 +1927,18 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	want = (size_t)p->max_streams + (p->screen_flows ? (size_t)p->screen_flows : 32768);
 	for (G.nbuckets = 1024; G.nbuckets < want && G.nbuckets < (1u << 24);)
 		G.nbuckets <<= 1;
-	G.buckets = calloc(G.nbuckets, sizeof(*G.buckets));
+	G.buckets = table_alloc(G.nbuckets * sizeof(*G.buckets));
 	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
 	if (p->screen) {
-		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored), &G.ignored_mem);
+		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored));
 	}
-	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn), &G.syn_mem);
-	G.closed = calloc(CLOSED_SLOTS, sizeof(*G.closed));
+	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn));
+	G.closed = table_alloc(CLOSED_SLOTS * sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
 	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
 	    !G.defrag) {
 		snprintf(err, errlen, "reassembly: out of memory");
-		free(G.buckets);
-		free(G.occupied);
-		free(G.ignored_mem);
-		free(G.syn_mem);
-		free(G.closed);
+		free_tables();
 		ws_defrag_free(G.defrag);
 		memset(&G, 0, sizeof(G));
 		return -1;
@@ -1930,8 +1984,7 @@ void ws_reasm_sweep(const struct timeval *now)
 		return;
 	/* the clock rule again, without counting: packets are counted in feed */
 	if (!G.clock_set) {
-		G.now = *now;
-		G.clock_set = true;
+		clock_start(now);
 	} else if (timercmp(now, &G.now, >) && now->tv_sec <= G.now.tv_sec + CLOCK_JUMP) {
 		G.now = *now;
 	}
@@ -1957,18 +2010,13 @@ void ws_reasm_finish(void)
 	G.st.frag_timeouts = ds->timeouts;
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
-	free(G.buckets);
-	free(G.occupied);
-	free(G.ignored_mem);
-	free(G.syn_mem);
-	free(G.closed);
+	free_tables();
 	free(G.spare);
 	G.spare = NULL;
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
 	G.ignored = NULL;
-	G.ignored_mem = G.syn_mem = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;
@@ -2019,11 +2067,7 @@ int ws_reasm_expect(const struct ws_addr *client, const struct ws_endpoint *serv
 
 	if (!G.inited || !ws_addr_is_v4(&server->addr))
 		return -1;
-	for (size_t i = 0; i < G.nexpect; i++)
-		if (G.expect[i].until && G.now.tv_sec > G.expect[i].until) {
-			G.st.expect_expired++;
-			G.expect[i--] = G.expect[--G.nexpect];
-		}
+	expect_expire();
 	if (G.nexpect == EXPECT_SLOTS) {
 		G.st.expect_full++;
 		return -1;

