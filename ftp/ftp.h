@@ -212,6 +212,9 @@ struct ws_ftp_tracker *ws_ftp_tracker_new(const struct ws_ftp_track_params *p);
 void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		     enum ws_ftp_side side, const uint8_t *bytes, size_t len,
 		     const struct timeval *ts);
+/* A hole in one direction of a control connection: its current line is dropped, unread. */
+void ws_ftp_ctl_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
+		    enum ws_ftp_side side);
 /* The control connection ended: its open transfers end once their data does. */
 void ws_ftp_ctl_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		    enum ws_ftp_close how, const struct timeval *ts);
@@ -223,6 +226,8 @@ bool ws_ftp_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 		 const struct timeval *ts);
 void ws_ftp_data_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 		     enum ws_ftp_close how, const struct timeval *ts);
+/* A hole in a data connection: its file is missing bytes and ends incomplete ("cut"). */
+void ws_ftp_data_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data);
 /* End what has been idle longer than idle_timeout at capture time now. */
 void ws_ftp_tracker_sweep(struct ws_ftp_tracker *t, const struct timeval *now);
 const struct ws_ftp_track_stats *ws_ftp_tracker_stats(const struct ws_ftp_tracker *t);

@@ -51,6 +51,7 @@ struct chan {
 	bool elsewhere;
 	bool bound, ended;		/* a connection uses it / that connection ended */
 	bool cut_end;			/* ended without FIN */
+	bool holed;			/* a hole in its bytes: the file is not whole */
 	struct ws_ftp_flow flow;
 	struct xfer *x;			/* what it feeds; NULL: nothing (yet) */
 	bool has_user;			/* x or a listing took it: no more early bytes */
@@ -75,6 +76,7 @@ struct linebuf {
 	uint8_t b[WS_FTP_LINE_MAX];
 	size_t n;
 	bool cut;	/* longer than the buffer: the rest is skipped to LF */
+	bool holed;	/* a hole cut the line: dropped, and what follows up to LF */
 };
 
 struct session {
@@ -354,7 +356,7 @@ static void chan_give(struct ws_ftp_tracker *t, struct chan *ch, struct xfer *x)
 		/* x may have ended in xfer_write; ch->x says whether it lives */
 		if (ch->x && ch->ended) {
 			ch->x->data_done = true;
-			ch->x->cut = ch->cut_end;
+			ch->x->cut = ch->cut_end || ch->holed;
 		}
 	}
 	free(ch->early);
@@ -871,6 +873,15 @@ void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		return;
 	touch(t, s, ts);
 	lb = &s->line[side];
+	if (lb->holed) {
+		const uint8_t *lf = memchr(bytes, '\n', len);
+
+		if (!lf)
+			return;
+		lb->holed = false;
+		len -= (size_t)(lf + 1 - bytes);
+		bytes = lf + 1;
+	}
 	while (len > 0 && !s->closed) {
 		const uint8_t *lf = memchr(bytes, '\n', len);
 		size_t take = lf ? (size_t)(lf - bytes) : len;
@@ -892,6 +903,18 @@ void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		bytes += take + 1;
 		len -= take + 1;
 	}
+}
+
+void ws_ftp_ctl_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
+		    enum ws_ftp_side side)
+{
+	struct session *s = session_find(t, ctl);
+
+	if (!s || side > WS_FTP_FROM_SERVER)
+		return;
+	s->line[side].n = 0;
+	s->line[side].cut = false;
+	s->line[side].holed = true;
 }
 
 void ws_ftp_ctl_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
@@ -973,7 +996,7 @@ void ws_ftp_data_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 	x = ch->x;
 	if (x) {
 		x->data_done = true;
-		x->cut = ch->cut_end;
+		x->cut = ch->cut_end || ch->holed;
 		x->info.last = *ts;
 		xfer_try_finish(t, x);
 		/* still open: no 226 will come on a closed control connection */
@@ -982,6 +1005,14 @@ void ws_ftp_data_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 	}
 	if (s->closed && s->nxfers == 0)
 		session_free(t, s, WS_FTP_INCOMPLETE, "control-closed");
+}
+
+void ws_ftp_data_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data)
+{
+	struct chan *ch = chan_exact(t, data);
+
+	if (ch && !ch->ended)
+		ch->holed = true;
 }
 
 /* ------------------------------------------------------------ lifecycle */

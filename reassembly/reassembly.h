@@ -70,6 +70,14 @@ enum ws_screen_verdict { WS_SCREEN_UNDECIDED, WS_SCREEN_IGNORE, WS_SCREEN_FOLLOW
 typedef void (*ws_data_fn)(void *arg, struct ws_flow_info *flow, enum ws_side from,
 			   const uint8_t *data, size_t len, const struct timeval *ts);
 typedef void (*ws_close_fn)(void *arg, struct ws_flow_info *flow, enum ws_close_reason why);
+/*
+ * Side `from` has a hole here: the receiver ACKed bytes the capture never
+ * had (README "Gaps"), or bytes past the screening window were not kept.
+ * The next bytes delivered do not continue the ones before (a line across
+ * the hole is not what the receiver read).
+ */
+typedef void (*ws_gap_fn)(void *arg, struct ws_flow_info *flow, enum ws_side from,
+			  const struct timeval *ts);
 /* All bytes side `from` sent so far (at most WS_SCREEN_BYTES). */
 typedef enum ws_screen_verdict (*ws_screen_fn)(void *arg, const struct ws_flow_info *flow,
 					       enum ws_side from, const uint8_t *bytes,
@@ -109,6 +117,7 @@ struct ws_reasm_params {
 	/* new API (all optional) */
 	ws_data_fn on_data;
 	ws_close_fn on_close;
+	ws_gap_fn on_gap;	/* NULL: holes are not reported (on_line still drops the line) */
 	ws_screen_fn screen;	/* NULL: only watched ports are followed */
 	ws_warn_fn on_warn;
 	enum ws_policy target;	/* zero: windows */

@@ -177,6 +177,29 @@ void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws
 	}
 }
 
+/* A hole in one side's bytes: the parsers drop what it cut, guessing nothing. */
+void ws_analysis_gap(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from)
+{
+	struct flow_ctx *fc = flow->user;
+	struct ws_ftp_flow f = ftp_flow_of(flow);
+
+	if (!fc)
+		return;	/* nothing delivered yet: the next bytes start the stream */
+	switch (fc->kind) {
+	case FLOW_SHELL:
+		if (fc->shell)
+			ws_shell_gap(fc->shell, from);
+		break;
+	case FLOW_FTP_CTL:
+		ws_ftp_ctl_gap(ws_carve_store_ftp(an->carve), &f,
+			       from == WS_SIDE_CLIENT ? WS_FTP_FROM_CLIENT : WS_FTP_FROM_SERVER);
+		break;
+	case FLOW_FTP_DATA:
+		ws_ftp_data_gap(ws_carve_store_ftp(an->carve), &f);
+		break;
+	}
+}
+
 static enum ws_ftp_close ftp_close_of(enum ws_close_reason why)
 {
 	return why == WS_CLOSE_FIN ? WS_FTP_CLOSE_FIN :
@@ -201,7 +224,7 @@ void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
 			if (why == WS_CLOSE_FIN || why == WS_CLOSE_END)
 				ws_shell_end(fc->shell, ts, on_shell_event, &ec);
 			ws_shell_get_stats(fc->shell, &st);
-			an->shell.truncated += st.truncated;
+			an->shell.truncated += st.truncated + st.holed;
 			an->shell.over_budget += st.over_budget;
 			ws_shell_free(fc->shell);
 		}

@@ -87,6 +87,15 @@ static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, con
 	ws_analysis_data(&w->an, flow, from, data, len, ts);
 }
 
+static void on_gap(void *arg, struct ws_flow_info *flow, enum ws_side from,
+		   const struct timeval *ts)
+{
+	struct worker *w = arg;
+
+	(void)ts;
+	ws_analysis_gap(&w->an, flow, from);
+}
+
 /*
  * The reassembler closes without a time: its clock's is the one (not the
  * newest packet read, which may be ahead while it samples checksums).
@@ -388,6 +397,7 @@ static int init_reassembly(struct worker *w, char *err, size_t errlen)
 		.idle_timeout = cfg->reassembly.idle_timeout,
 		.on_udp = cfg->carve.enabled ? on_udp : NULL,
 		.on_data = on_data,
+		.on_gap = on_gap,
 		.on_close = on_close,
 		.screen = cfg->reassembly.screen ? on_screen : NULL,
 		.on_warn = on_warn,

