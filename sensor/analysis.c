@@ -23,10 +23,11 @@
 
 #define FTP_PORT 21
 
-enum flow_kind { FLOW_SHELL, FLOW_FTP_CTL, FLOW_FTP_DATA };
+enum flow_kind { FLOW_NONE, FLOW_SHELL, FLOW_FTP_CTL, FLOW_FTP_DATA };
 
 struct flow_ctx {
-	enum flow_kind kind;
+	enum flow_kind kind;		/* FLOW_NONE: no byte delivered yet */
+	uint8_t holes;			/* FLOW_NONE: bit per side with a hole before any byte */
 	struct ws_shell *shell;		/* FLOW_SHELL */
 	bool protected;			/* shell evidence reported to the reassembler */
 };
@@ -138,23 +139,65 @@ static enum flow_kind classify(struct ws_analysis *an, const struct ws_flow_info
 	return FLOW_SHELL;
 }
 
+static struct flow_ctx *ctx_of(struct ws_analysis *an, struct ws_flow_info *flow)
+{
+	if (!flow->user && !(flow->user = calloc(1, sizeof(struct flow_ctx))))
+		an->no_mem++;
+	return flow->user;
+}
+
+static enum ws_ftp_side ftp_side_of(enum ws_side from)
+{
+	return from == WS_SIDE_CLIENT ? WS_FTP_FROM_CLIENT : WS_FTP_FROM_SERVER;
+}
+
+/* A hole in one side's bytes, to the flow's parser: it drops what the hole cut. */
+static void parser_gap(struct ws_analysis *an, struct flow_ctx *fc, struct ws_flow_info *flow,
+		       enum ws_side from, const struct timeval *ts)
+{
+	static const uint8_t none[1];
+	struct ws_ftp_flow f = ftp_flow_of(flow);
+
+	switch (fc->kind) {
+	case FLOW_NONE:
+		break;
+	case FLOW_SHELL:
+		if (fc->shell || (fc->shell = ws_shell_new()))
+			ws_shell_gap(fc->shell, from);
+		else
+			an->no_mem++;
+		break;
+	case FLOW_FTP_CTL:
+		ws_ftp_ctl_data(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from), none, 0, ts);
+		ws_ftp_ctl_gap(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from));
+		break;
+	case FLOW_FTP_DATA:
+		ws_ftp_data(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from), none, 0, ts);
+		ws_ftp_data_gap(ws_carve_store_ftp(an->carve), &f);
+		break;
+	}
+}
+
 void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
 		      const uint8_t *data, size_t len, const struct timeval *ts)
 {
-	struct flow_ctx *fc = flow->user;
+	struct flow_ctx *fc = ctx_of(an, flow);
 	struct ws_ftp_flow f = ftp_flow_of(flow);
-	enum ws_ftp_side fs = from == WS_SIDE_CLIENT ? WS_FTP_FROM_CLIENT : WS_FTP_FROM_SERVER;
+	enum ws_ftp_side fs = ftp_side_of(from);
 
-	if (!fc) {
-		fc = calloc(1, sizeof(*fc));
-		if (!fc) {
-			an->no_mem++;
-			return;
-		}
+	if (!fc)
+		return;
+	if (fc->kind == FLOW_NONE) {
 		fc->kind = classify(an, flow, from, data, len);
-		flow->user = fc;
+		/* holes before the first byte: what follows them is cut too */
+		for (int s = 0; s < 2; s++)
+			if (fc->holes & (1u << s))
+				parser_gap(an, fc, flow, (enum ws_side)s, ts);
+		fc->holes = 0;
 	}
 	switch (fc->kind) {
+	case FLOW_NONE:
+		break;
 	case FLOW_SHELL: {
 		struct event_ctx ec = {an, flow};
 
@@ -177,27 +220,22 @@ void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws
 	}
 }
 
-/* A hole in one side's bytes: the parsers drop what it cut, guessing nothing. */
-void ws_analysis_gap(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from)
+/*
+ * A hole in one side's bytes: the parsers drop what it cut, guessing
+ * nothing. Before the flow's first byte its parser is not chosen yet: the
+ * hole waits for it.
+ */
+void ws_analysis_gap(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
+		     const struct timeval *ts)
 {
-	struct flow_ctx *fc = flow->user;
-	struct ws_ftp_flow f = ftp_flow_of(flow);
+	struct flow_ctx *fc = ctx_of(an, flow);
 
 	if (!fc)
-		return;	/* nothing delivered yet: the next bytes start the stream */
-	switch (fc->kind) {
-	case FLOW_SHELL:
-		if (fc->shell)
-			ws_shell_gap(fc->shell, from);
-		break;
-	case FLOW_FTP_CTL:
-		ws_ftp_ctl_gap(ws_carve_store_ftp(an->carve), &f,
-			       from == WS_SIDE_CLIENT ? WS_FTP_FROM_CLIENT : WS_FTP_FROM_SERVER);
-		break;
-	case FLOW_FTP_DATA:
-		ws_ftp_data_gap(ws_carve_store_ftp(an->carve), &f);
-		break;
-	}
+		return;
+	if (fc->kind == FLOW_NONE)
+		fc->holes |= (uint8_t)(1u << from);	/* WS_SIDE_CLIENT 0, SERVER 1 */
+	else
+		parser_gap(an, fc, flow, from, ts);
 }
 
 static enum ws_ftp_close ftp_close_of(enum ws_close_reason why)
@@ -215,6 +253,8 @@ void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
 	if (!fc)
 		return;
 	switch (fc->kind) {
+	case FLOW_NONE:
+		break;
 	case FLOW_SHELL:
 		if (fc->shell) {
 			struct event_ctx ec = {an, flow};

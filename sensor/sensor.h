@@ -409,7 +409,8 @@ struct ws_sink ws_super_sink(struct ws_super *s);
 /* The reassembler's callbacks, with the analysis as their argument. */
 void ws_analysis_data(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
 		      const uint8_t *data, size_t len, const struct timeval *ts);
-void ws_analysis_gap(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from);
+void ws_analysis_gap(struct ws_analysis *an, struct ws_flow_info *flow, enum ws_side from,
+		     const struct timeval *ts);
 void ws_analysis_close(struct ws_analysis *an, struct ws_flow_info *flow,
 		       enum ws_close_reason why, const struct timeval *ts);
 /* A GET or ftp-get: carve its transfer, follow its FTP port (also another worker's). */

@@ -92,8 +92,7 @@ static void on_gap(void *arg, struct ws_flow_info *flow, enum ws_side from,
 {
 	struct worker *w = arg;
 
-	(void)ts;
-	ws_analysis_gap(&w->an, flow, from);
+	ws_analysis_gap(&w->an, flow, from, ts);
 }
 
 /*
