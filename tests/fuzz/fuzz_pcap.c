@@ -32,6 +32,14 @@ static void on_data(void *arg, struct ws_flow_info *flow, enum ws_side from, con
 	ws_analysis_data(&r->an, flow, from, data, len, ts);
 }
 
+static void on_gap(void *arg, struct ws_flow_info *flow, enum ws_side from,
+		   const struct timeval *ts)
+{
+	struct run *r = arg;
+
+	ws_analysis_gap(&r->an, flow, from, ts);
+}
+
 static void on_close(void *arg, struct ws_flow_info *flow, enum ws_close_reason why)
 {
 	struct run *r = arg;
@@ -105,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ws_reasm_params rp = {
 		.max_streams = 64, .max_line = 1024, .idle_timeout = 60,
 		.on_udp = on_udp, .on_data = on_data, .on_close = on_close, .screen = on_screen,
+		.on_gap = on_gap,
 	};
 	struct ws_carve_store_params cp = {.on_file = on_file, .expect = expect_data};
 	struct run r;

@@ -1,8 +1,9 @@
 /*
  * libFuzzer: the cmd.exe session model and the screen over arbitrary
  * bytes. The input is a sequence of chunks [h][data]: bit 0 of h is the
- * side, bits 1..7 the data length (0..127); a chunk with length 127 takes
- * the rest of the input. Each chunk is also screened.
+ * side, bits 1..7 the data length (0..125); length 126 is a hole in that
+ * side (capture loss, no data), length 127 takes the rest of the input.
+ * Each chunk is also screened and read as a stager's length prefix.
  */
 #include <stdint.h>
 #include <string.h>
@@ -48,9 +49,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t len = data[i] >> 1;
 
 		i++;
+		if (len == 126) {
+			ws_shell_gap(s, side);
+			continue;
+		}
 		if (len == 127 || len > size - i)
 			len = size - i;
 		ws_shell_screen(data + i, len);
+		if (ws_shell_stage_len(data + i, len) > WS_SHELL_STAGE_MAX)
+			__builtin_trap();
 		ws_shell_feed(s, side, data + i, len, &ts, on_event, &events);
 		i += len;
 	}
