@@ -83,6 +83,17 @@ size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n)
 	return n;
 }
 
+bool ws_skip_cut_line(const uint8_t **p, size_t *n)
+{
+	const uint8_t *lf = *n ? memchr(*p, '\n', *n) : NULL;
+
+	if (!lf)
+		return false;
+	*n -= (size_t)(lf + 1 - *p);
+	*p = lf + 1;
+	return true;
+}
+
 size_t ws_copy_text(char *dst, size_t cap, const void *src, size_t n, char nul_as)
 {
 	const char *s = src;

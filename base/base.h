@@ -79,6 +79,12 @@ const char *ws_error_status(char *buf, size_t cap, const char *proto, unsigned c
 size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n);
 
 /*
+ * After a hole in a byte stream: skip *p past the next LF (the rest of the
+ * line the hole cut). False when there is none: all n bytes belong to it.
+ */
+bool ws_skip_cut_line(const uint8_t **p, size_t *n);
+
+/*
  * Wire text kept as a C string: at most cap - 1 of src's n bytes into dst,
  * each NUL byte as nul_as (so nothing after it is lost), NUL-terminated;
  * returns how many were kept.

@@ -214,7 +214,7 @@ void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		     const struct timeval *ts);
 /* A hole in one direction of a control connection: its current line is dropped, unread. */
 void ws_ftp_ctl_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
-		    enum ws_ftp_side side);
+		    enum ws_ftp_side side, const struct timeval *ts);
 /* The control connection ended: its open transfers end once their data does. */
 void ws_ftp_ctl_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		    enum ws_ftp_close how, const struct timeval *ts);

@@ -860,27 +860,30 @@ static void on_line(struct ws_ftp_tracker *t, struct session *s, enum ws_ftp_sid
 	}
 }
 
+/* The control connection's session, begun at its first byte or hole. */
+static struct session *session_of(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
+				  const struct timeval *ts)
+{
+	struct session *s = session_find(t, ctl);
+
+	return s ? s : session_new(t, ctl, ts);
+}
+
 void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 		     enum ws_ftp_side side, const uint8_t *bytes, size_t len,
 		     const struct timeval *ts)
 {
-	struct session *s = session_find(t, ctl);
+	struct session *s = session_of(t, ctl, ts);
 	struct linebuf *lb;
 
-	if (!s)
-		s = session_new(t, ctl, ts);
 	if (!s || side > WS_FTP_FROM_SERVER)
 		return;
 	touch(t, s, ts);
 	lb = &s->line[side];
 	if (lb->holed) {
-		const uint8_t *lf = memchr(bytes, '\n', len);
-
-		if (!lf)
+		if (!ws_skip_cut_line(&bytes, &len))
 			return;
 		lb->holed = false;
-		len -= (size_t)(lf + 1 - bytes);
-		bytes = lf + 1;
 	}
 	while (len > 0 && !s->closed) {
 		const uint8_t *lf = memchr(bytes, '\n', len);
@@ -906,9 +909,9 @@ void ws_ftp_ctl_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
 }
 
 void ws_ftp_ctl_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *ctl,
-		    enum ws_ftp_side side)
+		    enum ws_ftp_side side, const struct timeval *ts)
 {
-	struct session *s = session_find(t, ctl);
+	struct session *s = session_of(t, ctl, ts);
 
 	if (!s || side > WS_FTP_FROM_SERVER)
 		return;
@@ -947,20 +950,29 @@ bool ws_ftp_data_expected(const struct ws_ftp_tracker *t, const struct ws_ftp_fl
 	return chan_exact(t, data) || chan_free_for(t, data);
 }
 
-bool ws_ftp_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
-		 enum ws_ftp_side side, const uint8_t *bytes, size_t len,
-		 const struct timeval *ts)
+/* The channel a data connection feeds, bound at its first byte or hole; NULL: none. */
+static struct chan *chan_live(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data)
 {
 	struct chan *ch = chan_exact(t, data);
 
 	/* bytes on a connection that ended: the 4-tuple was used again */
 	if (!ch || ch->ended) {
 		ch = chan_free_for(t, data);
-		if (!ch) {
-			t->st.data_unmatched++;
-			return false;
-		}
-		chan_bind(t, ch, data);
+		if (ch)
+			chan_bind(t, ch, data);
+	}
+	return ch;
+}
+
+bool ws_ftp_data(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
+		 enum ws_ftp_side side, const uint8_t *bytes, size_t len,
+		 const struct timeval *ts)
+{
+	struct chan *ch = chan_live(t, data);
+
+	if (!ch) {
+		t->st.data_unmatched++;
+		return false;
 	}
 	touch(t, ch->s, ts);
 	if (ch->x) {
@@ -1009,9 +1021,9 @@ void ws_ftp_data_end(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data,
 
 void ws_ftp_data_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data)
 {
-	struct chan *ch = chan_exact(t, data);
+	struct chan *ch = chan_live(t, data);
 
-	if (ch && !ch->ended)
+	if (ch)
 		ch->holed = true;
 }
 

@@ -155,7 +155,6 @@ static enum ws_ftp_side ftp_side_of(enum ws_side from)
 static void parser_gap(struct ws_analysis *an, struct flow_ctx *fc, struct ws_flow_info *flow,
 		       enum ws_side from, const struct timeval *ts)
 {
-	static const uint8_t none[1];
 	struct ws_ftp_flow f = ftp_flow_of(flow);
 
 	switch (fc->kind) {
@@ -168,11 +167,9 @@ static void parser_gap(struct ws_analysis *an, struct flow_ctx *fc, struct ws_fl
 			an->no_mem++;
 		break;
 	case FLOW_FTP_CTL:
-		ws_ftp_ctl_data(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from), none, 0, ts);
-		ws_ftp_ctl_gap(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from));
+		ws_ftp_ctl_gap(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from), ts);
 		break;
 	case FLOW_FTP_DATA:
-		ws_ftp_data(ws_carve_store_ftp(an->carve), &f, ftp_side_of(from), none, 0, ts);
 		ws_ftp_data_gap(ws_carve_store_ftp(an->carve), &f);
 		break;
 	}

@@ -1891,12 +1891,19 @@ struct ws_shell *ws_shell_new(void)
 	return s;
 }
 
+/* The side's line starts over empty (its buffer kept). */
+static void line_clear(struct side *sd)
+{
+	sd->len = sd->over = sd->scanned = 0;
+	sd->scan_inq = sd->scan_esc = false;
+}
+
 static void side_release(struct ws_shell *s, struct side *sd)
 {
 	heap_free(s, sd->buf, sd->cap);
 	sd->buf = NULL;
-	sd->len = sd->cap = sd->over = sd->scanned = 0;
-	sd->scan_inq = sd->scan_esc = false;
+	sd->cap = 0;
+	line_clear(sd);
 }
 
 void ws_shell_free(struct ws_shell *s)
@@ -1953,10 +1960,8 @@ static void set_victim(struct ws_shell *s, int side, enum ws_shell_hint why)
 	side_release(s, &s->side[side]);
 	if (other->role == ROLE_UNKNOWN) {
 		other->role = ROLE_ATTACKER;
-		if (other->binary) {	/* every byte it fed was checked as it came */
-			other->len = other->over = other->scanned = 0;
-			other->scan_inq = other->scan_esc = false;
-		}
+		if (other->binary)	/* every byte it fed was checked as it came */
+			line_clear(other);
 	}
 }
 
@@ -2052,10 +2057,7 @@ static void line_done(struct ws_shell *s, int side, bool final, const struct tim
 		run_line(&r, line, sd->len, 0);
 	}
 done:
-	sd->len = 0;
-	sd->over = 0;
-	sd->scanned = 0;
-	sd->scan_inq = sd->scan_esc = false;
+	line_clear(sd);
 	if (sd->cap > 1024)	/* a long line's buffer is not kept */
 		side_release(s, sd);
 }
@@ -2106,13 +2108,9 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 	}
 	sd->seen = sd->seen + len < sd->seen ? UINT32_MAX : sd->seen + (uint32_t)len;
 	if (sd->holed) {
-		const uint8_t *lf = memchr(data, '\n', len);
-
-		if (!lf)
+		if (!ws_skip_cut_line(&data, &len))
 			return true;
 		sd->holed = false;
-		len -= (size_t)(lf + 1 - data);
-		data = lf + 1;
 	}
 	while (len > 0) {
 		const uint8_t *lf = memchr(data, '\n', len);
@@ -2120,8 +2118,7 @@ bool ws_shell_feed(struct ws_shell *s, int side, const uint8_t *data, size_t len
 
 		if (!append(s, sd, data, n)) {
 			s->st.dropped++;
-			sd->len = sd->scanned = 0;
-			sd->scan_inq = sd->scan_esc = false;
+			line_clear(sd);
 			ok = false;
 		}
 		if (!lf)
@@ -2143,8 +2140,7 @@ void ws_shell_gap(struct ws_shell *s, int side)
 		return;
 	if ((sd->len > 0 || sd->over > 0) && !sd->binary)
 		s->st.holed++;
-	sd->len = sd->scanned = sd->over = 0;
-	sd->scan_inq = sd->scan_esc = false;
+	line_clear(sd);
 	/*
 	 * A side still undecided that sent binary is a stager's stage: the
 	 * stager reads it whole (block_recv.asm, see screen.c) and cmd.exe only

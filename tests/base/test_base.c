@@ -77,6 +77,14 @@ static void test_text(void)
 	CHECK(!strcmp(ws_status_text(st, sizeof(st), "a:b\tc\xff"), "a?b?c"),
 	      "':' and bytes outside printable ASCII become '?', cut to cap - 1: %s", st);
 	CHECK(!strcmp(ws_status_text(st, sizeof(st), ""), ""), "an empty text stays empty");
+	{
+		const uint8_t *p = (const uint8_t *)"xe\nnext", *q = p;
+		size_t n = 7, m = 2;
+
+		CHECK(ws_skip_cut_line(&p, &n) && n == 4 && !memcmp(p, "next", 4),
+		      "a cut line's rest is skipped past its LF");
+		CHECK(!ws_skip_cut_line(&q, &m) && m == 2, "no LF: every byte is the cut line's");
+	}
 }
 
 int main(void)

@@ -185,6 +185,13 @@ static const char login[] =
 	"C TYPE I\n"
 	"S 200 Type set to I";
 
+/* Logged in, then PASV: the data connection is to come to port 8836. */
+static void passive_ready(struct ws_ftp_tracker *t)
+{
+	ctl(t, control(), login);
+	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,132)");
+}
+
 /* --------------------------------------------------------------- tests */
 
 static void test_passive(void)
@@ -233,10 +240,9 @@ static void test_gaps(void)
 	struct ws_ftp_flow d = flow(CLIENT, 1041, SERVER, 8836);
 	static const char half[] = "RETR ev";
 
-	ctl(t, control(), login);
-	ctl(t, control(), "C PASV\nS 227 Entering Passive Mode (81,132,114,254,34,132).");
+	passive_ready(t);
 	ws_ftp_ctl_data(t, control(), WS_FTP_FROM_CLIENT, (const uint8_t *)half, strlen(half), &now);
-	ws_ftp_ctl_gap(t, control(), WS_FTP_FROM_CLIENT);
+	ws_ftp_ctl_gap(t, control(), WS_FTP_FROM_CLIENT, &now);
 	ctl(t, control(), "C x.exe");	/* the rest of the cut line: not "RETR evx.exe" */
 	CHECK(h.nfiles == 0);	/* a cut RETR line opens nothing */
 	ctl(t, control(), "C RETR ssms.exe\nS 150 Opening BINARY mode data connection (10 bytes)");
@@ -400,8 +406,7 @@ static void test_data_early(void)
 	struct ws_ftp_flow d = flow(CLIENT, 1041, SERVER, 8836);
 	struct ws_ftp_flow d2 = flow(CLIENT, 1042, SERVER, 8837);
 
-	ctl(t, control(), login);
-	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,132)");
+	passive_ready(t);
 	/* the whole data connection before the RETR line is seen */
 	data(t, &d, WS_FTP_FROM_SERVER, "early ");
 	data(t, &d, WS_FTP_FROM_SERVER, "bytes");
@@ -432,8 +437,7 @@ static void test_early_bounded(void)
 	p.max_early = 100;
 	t = ws_ftp_tracker_new(&p);
 	memset(blob, 'b', sizeof(blob) - 1);
-	ctl(t, control(), login);
-	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,132)");
+	passive_ready(t);
 	data(t, &d, WS_FTP_FROM_SERVER, blob);
 	data(t, &d, WS_FTP_FROM_SERVER, blob);
 	CHECK(ws_ftp_tracker_stats(t)->early_dropped == 2 * (sizeof(blob) - 1) - 100);
@@ -463,8 +467,7 @@ static void test_early_too_large(void)
 	p.max_file_size = 1000;
 	t = ws_ftp_tracker_new(&p);
 	memset(blob, 'e', sizeof(blob) - 1);
-	ctl(t, control(), login);
-	ctl(t, control(), "C PASV\nS 227 (81,132,114,254,34,132)");
+	passive_ready(t);
 	data(t, &d, WS_FTP_FROM_SERVER, blob);
 	ctl(t, control(), "C RETR big.exe\nS 150 go\nS 226 ok");
 	CHECK(h.nfiles == 1 && h.files[0].closed && h.files[0].how == WS_FTP_TOO_LARGE);
