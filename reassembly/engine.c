@@ -218,6 +218,20 @@ static void set_bit(uint8_t *set, uint16_t port)
 	set[port >> 3] |= (uint8_t)(1u << (port & 7));
 }
 
+/* The occupancy bitmaps in front of the tables: bit i of 64-bit words. */
+static bool map_test(const uint64_t *map, uint32_t i)
+{
+	return map[i >> 6] >> (i & 63) & 1;
+}
+
+static void map_put(uint64_t *map, uint32_t i, bool on)
+{
+	if (on)
+		map[i >> 6] |= 1ull << (i & 63);
+	else
+		map[i >> 6] &= ~(1ull << (i & 63));
+}
+
 /* ----------------------------------------------------------------- clock */
 
 /*
@@ -295,7 +309,7 @@ static uint32_t hash4(uint32_t a, uint16_t ap, uint32_t b, uint16_t bp)
 
 static bool bucket_used(uint32_t b)
 {
-	return G.occupied[b >> 6] >> (b & 63) & 1;
+	return map_test(G.occupied, b);
 }
 
 /*
@@ -377,7 +391,7 @@ static void hash_unlink(struct flow *f)
 	if (*pp)
 		*pp = f->hnext;
 	if (!G.buckets[b])
-		G.occupied[b >> 6] &= ~(1ull << (b & 63));
+		map_put(G.occupied, b, false);
 }
 
 static void half_free_queue(struct half *h)
@@ -447,7 +461,7 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	/* an empty bucket (its bit clear) is NULL: no need to read its cold line */
 	f->hnext = bucket_used(b) ? G.buckets[b] : NULL;
 	G.buckets[b] = f;
-	G.occupied[b >> 6] |= 1ull << (b & 63);
+	map_put(G.occupied, b, true);
 	return f;
 }
 
@@ -472,6 +486,11 @@ static void ignored_key(const struct seg *g, struct ignored *k)
 	k->pb = swap ? g->sport : g->dport;
 }
 
+static bool ignored_same(const struct ignored *e, const struct ignored *k)
+{
+	return e->a == k->a && e->b == k->b && e->pa == k->pa && e->pb == k->pb;
+}
+
 static uint32_t ignored_set_index(uint32_t hash)
 {
 	/* the high bits: the low ones pick the flow table's bucket */
@@ -492,10 +511,7 @@ static void ignored_mark(uint32_t hash)
 
 	for (int i = 0; i < IGNORED_WAYS; i++)
 		used |= set[i].seen != 0;
-	if (used)
-		G.ignored_used[si / 64] |= 1ull << (si % 64);
-	else
-		G.ignored_used[si / 64] &= ~(1ull << (si % 64));
+	map_put(G.ignored_used, si, used);
 }
 
 static uint32_t seen_now(void)
@@ -513,13 +529,13 @@ static struct ignored *ignored_find(const struct seg *g)
 	uint32_t si = ignored_set_index(g->hash);
 	struct ignored k, *set = ignored_set(g->hash);
 
-	if (!(G.ignored_used[si / 64] >> (si % 64) & 1))
+	if (!map_test(G.ignored_used, si))
 		return NULL;
 	ignored_key(g, &k);
 	for (int i = 0; i < IGNORED_WAYS; i++) {
 		struct ignored *e = &set[i];
 
-		if (e->a == k.a && e->b == k.b && e->pa == k.pa && e->pb == k.pb && e->seen) {
+		if (e->seen && ignored_same(e, &k)) {
 			if (ignored_fresh(e))
 				return e;
 			e->seen = 0;
@@ -540,7 +556,7 @@ static void ignored_add(const struct flow *f)
 	set = ignored_set(g.hash);
 	ignored_key(&g, &k);
 	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
-		if (set[i].a == k.a && set[i].b == k.b && set[i].pa == k.pa && set[i].pb == k.pb)
+		if (ignored_same(&set[i], &k))
 			slot = &set[i];
 	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
 		if (!ignored_fresh(&set[i]))
@@ -578,17 +594,12 @@ static bool syn_is(const struct syn_slot *s, const struct seg *g)
 /* Which way of a SYN cache pair is the older (the next to be replaced). */
 static unsigned syn_older(uint32_t pair)
 {
-	return G.syn_older[pair / 128] >> (pair / 2 & 63) & 1;
+	return map_test(G.syn_older, pair / 2);
 }
 
 static void syn_set_older(uint32_t pair, unsigned way)
 {
-	uint64_t bit = 1ull << (pair / 2 & 63);
-
-	if (way)
-		G.syn_older[pair / 128] |= bit;
-	else
-		G.syn_older[pair / 128] &= ~bit;
+	map_put(G.syn_older, pair / 2, way);
 }
 
 static void syn_store(const struct syn_slot *x, uint32_t pi)
@@ -669,12 +680,8 @@ static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t 
 static void closed_mark(uint32_t pair)
 {
 	struct closed_slot *p = &G.closed[pair];
-	uint64_t bit = 1ull << (pair / 2 & 63);
 
-	if (p[0].stamp || p[1].stamp)
-		G.closed_used[pair / 128] |= bit;
-	else
-		G.closed_used[pair / 128] &= ~bit;
+	map_put(G.closed_used, pair / 2, p[0].stamp || p[1].stamp);
 }
 
 static void closed_clear(struct closed_slot *x)
@@ -694,7 +701,7 @@ static struct closed_slot *closed_lookup(const struct seg *g, bool *client_sent)
 		uint16_t cp = dir ? g->dport : g->sport, sp = dir ? g->sport : g->dport;
 		uint32_t pi = pair_index(c, s, cp, sp, CLOSED_SLOTS);
 
-		if (!(G.closed_used[pi / 128] >> (pi / 2 & 63) & 1))
+		if (!map_test(G.closed_used, pi / 2))
 			continue;
 		pair = &G.closed[pi];
 		for (int i = 0; i < 2; i++) {
