@@ -186,15 +186,18 @@ static bool worth_parsing(const uint8_t *d, size_t n)
  */
 static bool is_http(const uint8_t *d, size_t n)
 {
-	static const char *const starts[] = {"GET /", "POST /", "HEAD /", "PUT /", "OPTIONS ",
-					     "CONNECT ", "HTTP/1.", NULL};
+#define START(s) {s, sizeof(s) - 1}
+	static const struct { const char *text; size_t len; } starts[] = {
+		START("GET /"), START("POST /"), START("HEAD /"), START("PUT /"),
+		START("OPTIONS "), START("CONNECT "), START("HTTP/1."),
+	};
+#undef START
 
-	for (const char *const *s = starts; *s; s++) {
-		size_t m = strlen(*s);
-
-		if (n >= m && memcmp(d, *s, m) == 0)
+	if (n == 0 || !memchr("GPHOC", d[0], 5))	/* most segments: one test */
+		return false;
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (n >= starts[i].len && memcmp(d, starts[i].text, starts[i].len) == 0)
 			return true;
-	}
 	return false;
 }
 

