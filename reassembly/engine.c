@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ struct ignored {
 };
 
 _Static_assert(sizeof(struct ignored) * IGNORED_WAYS == 64, "an ignored set is one cache line");
+_Static_assert(offsetof(struct ignored, seen) == 12, "an ignored key is 12 bytes, unpadded");
 
 struct expect {
 	struct ws_addr client;	/* WS_AF_NONE: any */
@@ -486,9 +488,10 @@ static void ignored_key(const struct seg *g, struct ignored *k)
 	k->pb = swap ? g->sport : g->dport;
 }
 
+/* The 12 bytes before seen, compared as two words (no padding among them). */
 static bool ignored_same(const struct ignored *e, const struct ignored *k)
 {
-	return e->a == k->a && e->b == k->b && e->pa == k->pa && e->pb == k->pb;
+	return memcmp(e, k, offsetof(struct ignored, seen)) == 0;
 }
 
 static uint32_t ignored_set_index(uint32_t hash)
@@ -1550,8 +1553,9 @@ static bool relevant(const struct seg *g)
  * stays sparse: then the set's bit in ignored_used tells most SYNs (scans)
  * that they reopen nothing, without a cache miss. A SYN reopening an
  * ignored 4-tuple is a new connection, screened anew.
+ * Inlined into tcp_input: it runs for every packet of no flow.
  */
-static bool unknown_worth(const struct seg *g)
+static inline __attribute__((always_inline)) bool unknown_worth(const struct seg *g)
 {
 	bool syn = (g->flags & (TH_SYN | TH_ACK)) == TH_SYN, ends = g->flags & (TH_FIN | TH_RST);
 	struct ignored *e = NULL;
