@@ -17,8 +17,6 @@
 #include "capture.h"
 #include "link.h"
 
-
-
 /*
  * Encapsulations: up to MAX_VLAN tags (TPIDs as libpcap's "vlan" keyword
  * knows them: 802.1Q, 802.1ad QinQ, the old 0x9100), then up to MAX_MPLS

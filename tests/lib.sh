@@ -7,6 +7,8 @@
 #                     under ASan can outrun
 #   free_udp_port     a UDP port on 127.0.0.1 that nothing holds now
 #   udp_bound PORT    something listens on UDP PORT
+#   nrows FILE        data rows of a TSV log (0 when it does not exist)
+#   rows_are FILE N   exactly N data rows;  rows_at_least FILE N  N or more
 #   packet_sockets PID
 #                     how many packet sockets PID holds (its socket inodes
 #                     that /proc/PID/net/packet, its namespace's, lists)
@@ -24,6 +26,9 @@ wait_for() {
 free_udp_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+nrows() { tail -n +2 "$1" 2>/dev/null | wc -l; }
+rows_are() { [ "$(nrows "$1")" = "$2" ]; }
+rows_at_least() { [ "$(nrows "$1")" -ge "$2" ]; }
 udp_bound() { ss -Hnlu "sport = :$1" 2>/dev/null | grep -q .; }
 packet_sockets() {
 	local inodes

@@ -9,9 +9,6 @@
 fail() { echo "FAIL: $*"; failed=1; }
 failed=0
 pids=""
-# nrows FILE: data rows of a TSV log (0 when it does not exist)
-nrows() { tail -n +2 "$1" 2>/dev/null | wc -l; }
-rows_are() { [ "$(nrows "$1")" = "$2" ]; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 command -v ip >/dev/null || skip "iproute2 missing"
 command -v tcpreplay >/dev/null || skip "tcpreplay missing"

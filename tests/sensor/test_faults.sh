@@ -167,15 +167,14 @@ printf 'fetch:\n  redirect: "127.0.0.1:%s"\n  timeout: 5\n  retries: 5\ncarve:\n
 ip netns exec "${tag}b" "$ws" -i "${tag}1" -c "$work/ws.yaml" -o "$work/live" \
 	>"$work/live.out" 2>"$work/live.err" &
 wspid=$!
-has_rows() { [ "$(tail -n +2 "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
 wait_for 30 test -f "$work/live/blasterlog.txt"
 ip netns exec "${tag}a" tcpreplay -q -i "${tag}0" "$root/pcaps/blaster-basic.pcap" >/dev/null 2>&1
-wait_for 20 has_rows "$work/live/blasterlog.txt" 3
+wait_for 20 rows_at_least "$work/live/blasterlog.txt" 3
 sleep 0.5	# the fetch is under way (the silent server never answers)
 old=$(pgrep -P "$wspid" -x ws-fetcher)
 [ -n "$old" ] && kill -9 "$old"
 restarted() { new=$(pgrep -P "$wspid" -x ws-fetcher) && [ "$new" != "$old" ] &&
-	grep -q "fetcher (pid $old) closed its socket" "$work/live.err" && has_rows "$work/live/fetchlog.txt" 1; }
+	grep -q "fetcher (pid $old) closed its socket" "$work/live.err" && rows_at_least "$work/live/fetchlog.txt" 1; }
 wait_for 20 restarted
 new=$(pgrep -P "$wspid" -x ws-fetcher)
 grep -q "ws-fetcher (pid $old) killed by signal 9" "$work/live.err" &&
@@ -185,7 +184,7 @@ grep -q "ws-fetcher (pid $old) killed by signal 9" "$work/live.err" &&
 awk -F'\t' '$1==1 && $5=="fetcher-died" && $10=="fetch"' "$work/live/fetchlog.txt" | grep -q . &&
 	ok "the interrupted fetch is in the fetch log as fetcher-died" || fail "fetch log: $(cat "$work/live/fetchlog.txt")"
 ip netns exec "${tag}a" tcpreplay -q -i "${tag}0" "$root/pcaps/variants.pcap" >/dev/null 2>&1
-wait_for 20 has_rows "$work/live/blasterlog.txt" 10
+wait_for 20 rows_at_least "$work/live/blasterlog.txt" 10
 rows=$(tail -n +2 "$work/live/blasterlog.txt" | wc -l)
 queued=$(grep -c $'\tqueued$' "$work/live/blasterlog.txt")
 [ "$rows" = 10 ] && [ "$queued" = 4 ] && ok "events keep flowing after the restart ($rows events, $queued fetches queued)" ||
