@@ -23,6 +23,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "reassembly.h"
 #include "seq.h"
 
@@ -31,10 +35,12 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-#define SYN_CACHE_SLOTS 65536u	/* power of two, in pairs */
+#define SYN_LINE_BITS 14		/* the SYN cache: 2^14 lines of SYN_WAYS, 65536 SYNs in 1 MiB */
+#define SYN_LINES (1u << SYN_LINE_BITS)
+#define SYN_WAYS 4
 #define CLOSED_SLOTS 65536u	/* power of two, in pairs */
-#define SYN_PENDING 16		/* SYNs held while their cache line is fetched */
-#define IGNORED_SLOTS 65536u	/* power of two, in sets of IGNORED_WAYS (README "Screening") */
+#define IGNORED_MIN_SLOTS 8192u	/* the set's first size: 128 KiB (README "Screening") */
+#define IGNORED_MAX_SLOTS (1u << 20)	/* it doubles up to this: 16 MiB */
 #define IGNORED_WAYS 4		/* one 64-byte cache line per set */
 #define ISN_PLAUSIBLE (1u << 24)	/* first data within 16 MiB of the SYN */
 #define DEFAULT_WINDOW 65535u	/* receiver's window before we saw it (README: Window) */
@@ -47,6 +53,7 @@
 #define QUEUE_MAX 65536u	/* out-of-order bytes per direction */
 #define QUEUE_BUDGET (16u << 20)	/* out-of-order bytes in all */
 #define EXPECT_SLOTS 256
+#define SPARE_MAX 64		/* freed flows and screening buffers kept for reuse */
 #define CLOCK_JUMP 3600		/* seconds off the clock that count as a jump */
 #define CLOCK_CONFIRM 8		/* packets that confirm a jump */
 #define SAMPLE_MAX 64		/* packets auto checksum mode looks at */
@@ -98,16 +105,15 @@ struct flow {
 };
 
 struct syn_slot {
-	uint32_t saddr, daddr;
-	uint16_t sport, dport;
-	uint32_t isn, stamp;
+	uint32_t tag;		/* syn_tag of the 4-tuple it was sent on; 0: empty */
+	uint32_t isn;
 	uint16_t win;
 	uint8_t wscale, ttl;
 	bool synack;
-	uint8_t pad[7];		/* 32 bytes: a pair is one cache line (table_alloc) */
+	uint8_t pad[3];
 };
 
-_Static_assert(sizeof(struct syn_slot) == 32, "a SYN cache pair is one cache line");
+_Static_assert(sizeof(struct syn_slot) * SYN_WAYS == 64, "a SYN cache line is one cache line");
 
 struct closed_slot {
 	uint32_t saddr, daddr;	/* client, server */
@@ -172,17 +178,20 @@ static struct {
 	struct flow **buckets;
 	uint64_t *occupied;	/* a bit per bucket: is it non-empty? (small: stays in cache) */
 	uint32_t nbuckets;
-	struct ignored *ignored;	/* IGNORED_SLOTS, NULL without screening */
-	struct flow *spare;	/* the last flow freed, for the next one */
+	struct ignored *ignored;	/* ignored_slots entries, NULL without screening */
+	uint32_t ignored_slots;	/* a power of two, IGNORED_MIN_SLOTS.. IGNORED_MAX_SLOTS */
+	unsigned ignored_set_bits;	/* log2 of its sets */
+	uint32_t ignored_live;	/* entries in use, stale ones included until reclaimed */
+	uint64_t *ignored_used;	/* a bit per set: does it hold any entry? */
+	struct flow *spare;	/* flows freed, for the next ones (hnext links them) */
+	size_t nspare;
+	void *spare_sbuf;	/* screening buffers freed (their first bytes link them) */
+	size_t nspare_sbuf;
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
 	uint64_t closed_used[CLOSED_SLOTS / 2 / 64];	/* a bit per pair: anything in it? */
-	uint64_t syn_older[SYN_CACHE_SLOTS / 2 / 64];	/* a bit per pair: its older way */
-	struct syn_slot pending[SYN_PENDING];	/* SYNs not yet written (syn_remember) */
-	uint32_t pending_pair[SYN_PENDING];
-	unsigned pending_head, npending;
-	uint64_t ignored_used[IGNORED_SLOTS / IGNORED_WAYS / 64];	/* a bit per set */
+	uint8_t syn_next[SYN_LINES / 4];	/* 2 bits per line: the way its next SYN takes */
 	uint32_t stamp;
 	struct expect expect[EXPECT_SLOTS];
 	size_t nexpect;
@@ -232,6 +241,43 @@ static void map_put(uint64_t *map, uint32_t i, bool on)
 		map[i >> 6] |= 1ull << (i & 63);
 	else
 		map[i >> 6] &= ~(1ull << (i & 63));
+}
+
+/*
+ * The tables looked up at random (flow buckets, SYN cache, closed pairs,
+ * ignored set): zeroed, on 2 MiB pages where the kernel gives them
+ * (transparent huge pages on request, MADV_HUGEPAGE). On 4 KiB pages
+ * nearly every lookup also missed the TLB, and under virtualisation that
+ * walk costs more than the cache miss. Aligned, so a set of entries (a SYN
+ * cache line, an ignored set) is one cache line. mmap'd memory comes zeroed.
+ */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static size_t table_len(size_t size)
+{
+	return (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+}
+
+static void *table_alloc(size_t size)
+{
+	size_t len = table_len(size), head;
+	uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		return NULL;
+	head = (HUGE_PAGE - ((uintptr_t)m & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
+	if (head)
+		munmap(m, head);
+	munmap(m + head + len, HUGE_PAGE - head);
+	(void)madvise(m + head, len, MADV_HUGEPAGE);	/* a hint: 4 KiB pages otherwise */
+	return m + head;
+}
+
+static void table_free(void *t, size_t size)
+{
+	if (t)
+		munmap(t, table_len(size));
 }
 
 /* ----------------------------------------------------------------- clock */
@@ -406,10 +452,52 @@ static void half_free_queue(struct half *h)
 	h->q = NULL;
 }
 
+/*
+ * Most screened flows live a few segments, and many are open at once: the
+ * last SPARE_MAX flows and screening buffers freed are kept for the next
+ * ones, most recent first (still in cache), instead of going back to malloc.
+ */
+static void sbuf_put(uint8_t *b)
+{
+	if (!b)
+		return;
+	if (G.nspare_sbuf == SPARE_MAX) {
+		free(b);
+		return;
+	}
+	memcpy(b, &G.spare_sbuf, sizeof(void *));
+	G.spare_sbuf = b;
+	G.nspare_sbuf++;
+}
+
+static uint8_t *sbuf_get(void)
+{
+	uint8_t *b = G.spare_sbuf;
+
+	if (!b)
+		return malloc(WS_SCREEN_BYTES);
+	memcpy(&G.spare_sbuf, b, sizeof(void *));
+	G.nspare_sbuf--;
+	return b;
+}
+
+static void spares_free(void)
+{
+	while (G.spare) {
+		struct flow *f = G.spare;
+
+		G.spare = f->hnext;
+		free(f);
+	}
+	while (G.spare_sbuf)
+		free(sbuf_get());
+	G.nspare = G.nspare_sbuf = 0;
+}
+
 static void screen_bufs_free(struct flow *f)
 {
 	for (int i = 0; i < 2; i++) {
-		free(f->sbuf[i]);
+		sbuf_put(f->sbuf[i]);
 		f->sbuf[i] = NULL;
 		f->slen[i] = f->sgap[i] = 0;
 	}
@@ -425,10 +513,13 @@ static void flow_free(struct flow *f)
 	screen_bufs_free(f);
 	free(f->line);
 	free(f->flow_user);
-	if (G.spare)
+	if (G.nspare == SPARE_MAX) {
 		free(f);
-	else
-		G.spare = f;	/* most screened flows live one segment: reuse, still in cache */
+		return;
+	}
+	f->hnext = G.spare;
+	G.spare = f;
+	G.nspare++;
 }
 
 static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uint16_t sport)
@@ -437,7 +528,8 @@ static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uin
 	uint32_t b;
 
 	if (f) {
-		G.spare = NULL;
+		G.spare = f->hnext;
+		G.nspare--;
 		memset(f, 0, sizeof(*f));
 	} else {
 		f = calloc(1, sizeof(*f));
@@ -497,7 +589,7 @@ static bool ignored_same(const struct ignored *e, const struct ignored *k)
 static uint32_t ignored_set_index(uint32_t hash)
 {
 	/* the high bits: the low ones pick the flow table's bucket */
-	return (hash >> 16) & (IGNORED_SLOTS / IGNORED_WAYS - 1);
+	return hash >> (32 - G.ignored_set_bits);
 }
 
 static struct ignored *ignored_set(uint32_t hash)
@@ -522,6 +614,14 @@ static uint32_t seen_now(void)
 	return (uint32_t)G.now.tv_sec + 1;
 }
 
+/* An entry goes: its flow ended, a new SYN reopened it, or it went stale. */
+static void ignored_forget(struct ignored *e, uint32_t hash)
+{
+	e->seen = 0;
+	G.ignored_live -= G.ignored_live > 0;	/* an estimate after a failed resize */
+	ignored_mark(hash);
+}
+
 static bool ignored_fresh(const struct ignored *e)
 {
 	return e->seen && seen_now() - e->seen <= (uint32_t)G.p.idle_timeout;
@@ -541,25 +641,20 @@ static struct ignored *ignored_find(const struct seg *g)
 		if (e->seen && ignored_same(e, &k)) {
 			if (ignored_fresh(e))
 				return e;
-			e->seen = 0;
-			ignored_mark(g->hash);
+			ignored_forget(e, g->hash);
 			return NULL;
 		}
 	}
 	return NULL;
 }
 
-static void ignored_add(const struct flow *f)
+/* Put k (seen set) in its set: its own slot, a free or stale one, else the least recent. */
+static void ignored_put(const struct ignored *k, uint32_t hash)
 {
-	struct seg g = {.saddr = f->addr[0], .daddr = f->addr[1], .sport = f->port[0],
-			.dport = f->port[1]};
-	struct ignored k, *set, *slot = NULL;
+	struct ignored *set = ignored_set(hash), *slot = NULL;
 
-	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
-	set = ignored_set(g.hash);
-	ignored_key(&g, &k);
 	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
-		if (ignored_same(&set[i], &k))
+		if (ignored_same(&set[i], k))
 			slot = &set[i];
 	for (int i = 0; i < IGNORED_WAYS && !slot; i++)
 		if (!ignored_fresh(&set[i]))
@@ -571,9 +666,79 @@ static void ignored_add(const struct flow *f)
 				slot = &set[i];
 		G.st.ignored_replaced++;
 	}
+	G.ignored_live += slot->seen == 0;
+	*slot = *k;
+	ignored_mark(hash);
+}
+
+static uint32_t ignored_hash(const struct ignored *e)
+{
+	return hash4(e->a, e->pa, e->b, e->pb);	/* symmetric: the order kept does not matter */
+}
+
+static int ignored_alloc(uint32_t slots)
+{
+	struct ignored *t = table_alloc(slots * sizeof(*t));
+	uint64_t *used = calloc(slots / IGNORED_WAYS / 64, sizeof(*used));
+
+	if (!t || !used) {
+		table_free(t, slots * sizeof(*t));
+		free(used);
+		return -1;
+	}
+	G.ignored = t;
+	G.ignored_used = used;
+	G.ignored_slots = slots;
+	G.ignored_set_bits = (unsigned)__builtin_ctz(slots / IGNORED_WAYS);
+	G.ignored_live = 0;
+	return 0;
+}
+
+/*
+ * A quarter full (stale entries counted until reclaimed): the live entries
+ * move to a table twice the size, or to one of the same size when most
+ * were stale. At a quarter, a set of IGNORED_WAYS overflows rarely (about
+ * 1 set in 300), so replacements stay rare. The set starts small because
+ * each packet of an ignored flow reads one of its lines: on a light link
+ * the set then stays within reach of the caches and the TLB (bench/
+ * README.md, round 4). Out of memory: the old table stays.
+ */
+static void ignored_resize(void)
+{
+	struct ignored *old = G.ignored;
+	uint64_t *old_used = G.ignored_used;
+	uint32_t old_slots = G.ignored_slots, fresh = 0, slots = old_slots;
+
+	for (uint32_t i = 0; i < old_slots; i++)
+		fresh += ignored_fresh(&old[i]);
+	if (fresh > old_slots / 8 && old_slots < IGNORED_MAX_SLOTS)
+		slots = old_slots * 2;
+	if (ignored_alloc(slots) < 0) {
+		G.st.no_mem++;
+		G.ignored_live = fresh;	/* try again when as many more came */
+		return;
+	}
+	for (uint32_t i = 0; i < old_slots; i++)
+		if (ignored_fresh(&old[i]))
+			ignored_put(&old[i], ignored_hash(&old[i]));
+	G.st.ignored_resized++;
+
+	table_free(old, old_slots * sizeof(*old));
+	free(old_used);
+}
+
+static void ignored_add(const struct flow *f)
+{
+	struct seg g = {.saddr = f->addr[0], .daddr = f->addr[1], .sport = f->port[0],
+			.dport = f->port[1]};
+	struct ignored k;
+
+	g.hash = hash4(g.saddr, g.sport, g.daddr, g.dport);
+	ignored_key(&g, &k);
 	k.seen = seen_now();
-	*slot = k;
-	ignored_mark(g.hash);
+	ignored_put(&k, g.hash);
+	if (G.ignored_live > G.ignored_slots / 4)
+		ignored_resize();
 }
 
 /* ------------------------------------------------------- SYN cache, closed */
@@ -588,93 +753,89 @@ static uint32_t pair_index(uint32_t saddr, uint32_t daddr, uint16_t sport, uint1
 	return h & (slots - 2);
 }
 
-static bool syn_is(const struct syn_slot *s, const struct seg *g)
+/*
+ * README "Screening": the SYN cache keeps, for each SYN and SYN/ACK, what
+ * the stream needs from it, under a 32-bit tag of the 4-tuple as sent, in
+ * the line that the connection's symmetric hash picks: a SYN and its
+ * SYN/ACK share a line, so a new flow reads one line for both. Two
+ * 4-tuples with the same line and tag (a chance of about 2^-29 per new
+ * flow) would give a flow another's ISN; the first data must then still
+ * fall within ISN_PLAUSIBLE of it (flow_start), and a sender able to
+ * choose 4-tuples could as well send a SYN on the real one.
+ */
+static uint32_t syn_line(uint32_t hash)
 {
-	return s->saddr == g->saddr && s->daddr == g->daddr && s->sport == g->sport &&
-	       s->dport == g->dport;
+	return (hash * 0x9e3779b1u) >> (32 - SYN_LINE_BITS);	/* mixed: not the other tables' bits */
 }
 
-/* Which way of a SYN cache pair is the older (the next to be replaced). */
-static unsigned syn_older(uint32_t pair)
+static uint32_t syn_tag(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
 {
-	return map_test(G.syn_older, pair / 2);
+	uint64_t x = (uint64_t)saddr << 16 | sport, y = (uint64_t)daddr << 16 | dport,
+		 h = x * 0xff51afd7ed558ccdull ^ y * 0xc4ceb9fe1a85ec53ull;
+	uint32_t t = (uint32_t)(h >> 32) ^ (uint32_t)(h >> 13);
+
+	return t ? t : 1;
 }
 
-static void syn_set_older(uint32_t pair, unsigned way)
+static unsigned syn_next_way(uint32_t line)
 {
-	map_put(G.syn_older, pair / 2, way);
-}
-
-static void syn_store(const struct syn_slot *x, uint32_t pi)
-{
-	unsigned way = syn_older(pi);
-
-	G.syn[pi + way] = *x;
-	syn_set_older(pi, !way);
-}
-
-/* Every pending SYN into the cache, oldest first: before the cache is read. */
-static void syn_flush(void)
-{
-	for (unsigned i = 0; i < G.npending; i++) {
-		unsigned k = (G.pending_head + i) % SYN_PENDING;
-
-		syn_store(&G.pending[k], G.pending_pair[k]);
-	}
-	G.npending = 0;
+	return G.syn_next[line / 4] >> (line % 4 * 2) & 3;
 }
 
 /*
- * Two-way set associative: a SYN replaces the older of its pair, so a scan
- * has to hit the same pair twice between a handshake and its first data
- * (with 300k SYNs in flight and 65536 slots, about 1 handshake in 5 loses its
- * ISN: its stream is then picked up from its first data, losing nothing).
- * Which way is older is a bit outside the table. Most SYNs are scans, and
- * their slots, never read, are cold: a store to one waits for the line as
- * long as a read would. So a SYN is written SYN_PENDING SYNs later, its
- * line prefetched now; syn_recall flushes what is pending first, so the
- * cache reads exactly as if every SYN had been written at once. A
- * retransmitted SYN takes the other way; syn_recall takes the newest.
+ * A SYN takes the oldest way of its line (round robin: which way is next
+ * is two bits outside the table), so a handshake is forgotten only when a
+ * scan puts SYN_WAYS - 1 more SYNs into its line before its first data;
+ * its stream is then picked up from that data, losing nothing. Most SYNs
+ * are scans, their lines cold and never read: with SSE2 the entry is
+ * written around the caches (a non-temporal store needs no copy of the
+ * line first), so a SYN neither waits for its line nor evicts a line the
+ * lookups need. The core reads its own such stores in order, like any.
  */
 static void syn_remember(const struct seg *g)
 {
-	uint32_t pi = pair_index(g->saddr, g->daddr, g->sport, g->dport, SYN_CACHE_SLOTS);
-	unsigned k;
-
-	__builtin_prefetch(&G.syn[pi], 1);
-	if (G.npending == SYN_PENDING) {
-		syn_store(&G.pending[G.pending_head], G.pending_pair[G.pending_head]);
-		G.pending_head = (G.pending_head + 1) % SYN_PENDING;
-		G.npending--;
-	}
-	k = (G.pending_head + G.npending++) % SYN_PENDING;
-	G.pending[k] = (struct syn_slot){
-		.saddr = g->saddr, .daddr = g->daddr, .sport = g->sport, .dport = g->dport,
-		.isn = g->seq, .stamp = ++G.stamp, .win = g->win, .wscale = g->wscale,
-		.ttl = g->ttl, .synack = (g->flags & TH_ACK) != 0,
+	uint32_t line = syn_line(g->hash);
+	unsigned way = syn_next_way(line), shift = line % 4 * 2;
+	struct syn_slot x = {
+		.tag = syn_tag(g->saddr, g->sport, g->daddr, g->dport), .isn = g->seq,
+		.win = g->win, .wscale = g->wscale, .ttl = g->ttl,
+		.synack = (g->flags & TH_ACK) != 0,
 	};
-	G.pending_pair[k] = pi;
+	struct syn_slot *dst = &G.syn[line * SYN_WAYS + way];
+
+	_Static_assert(SYN_WAYS == 4 && sizeof(x) == 16, "two bits a line; a slot is 16 bytes");
+#ifdef __SSE2__
+	_mm_stream_si128((__m128i *)(void *)dst, _mm_loadu_si128((const __m128i *)(const void *)&x));
+#else
+	*dst = x;
+#endif
+	G.syn_next[line / 4] = (uint8_t)((G.syn_next[line / 4] & ~(3u << shift)) |
+					 ((way + 1) % SYN_WAYS) << shift);
 	G.st.syn_cached++;
 }
 
-/* The newest SYN (or SYN/ACK) this side sent on this 4-tuple; one use only. */
-static bool syn_recall(uint32_t saddr, uint32_t daddr, uint16_t sport, uint16_t dport,
-		       struct syn_slot *out)
+/*
+ * The newest SYN (or SYN/ACK) that g's sender (reverse: its receiver) sent
+ * on g's 4-tuple; one use only: every SYN of that side goes.
+ */
+static bool syn_recall(const struct seg *g, bool reverse, struct syn_slot *out)
 {
-	uint32_t pi = pair_index(saddr, daddr, sport, dport, SYN_CACHE_SLOTS);
-	struct syn_slot *pair = &G.syn[pi];
-	struct seg key = {.saddr = saddr, .daddr = daddr, .sport = sport, .dport = dport};
+	uint32_t line = syn_line(g->hash);
+	struct syn_slot *l = &G.syn[line * SYN_WAYS];
+	uint32_t tag = reverse ? syn_tag(g->daddr, g->dport, g->saddr, g->sport)
+			       : syn_tag(g->saddr, g->sport, g->daddr, g->dport);
 	bool found = false;
 
-	syn_flush();
-	for (unsigned i = 0; i < 2; i++) {
-		if (!pair[i].stamp || !syn_is(&pair[i], &key))
+	/* newest first: the way before the next one, and so on back */
+	for (unsigned i = 1; i <= SYN_WAYS; i++) {
+		struct syn_slot *s = &l[(syn_next_way(line) + SYN_WAYS - i) % SYN_WAYS];
+
+		if (s->tag != tag)
 			continue;
-		if (!found || pair[i].stamp - out->stamp < (1u << 31))
-			*out = pair[i];
+		if (!found)
+			*out = *s;
 		found = true;
-		memset(&pair[i], 0, sizeof(pair[i]));
-		syn_set_older(pi, i);
+		s->tag = 0;
 	}
 	return found;
 }
@@ -861,7 +1022,7 @@ static bool has_newline(const uint8_t *p, size_t n)
 static bool screen_keep(struct flow *f, int side, const uint8_t *data, size_t n)
 {
 	if (!f->sbuf[side]) {
-		f->sbuf[side] = malloc(WS_SCREEN_BYTES);
+		f->sbuf[side] = sbuf_get();
 		if (!f->sbuf[side]) {
 			G.st.no_mem++;
 			return false;
@@ -1483,8 +1644,8 @@ static void init_from_syn(struct flow *f, int side, const struct syn_slot *s)
 static struct flow *flow_start(const struct seg *g, int *side)
 {
 	struct syn_slot mine, theirs;
-	bool have_mine = syn_recall(g->saddr, g->daddr, g->sport, g->dport, &mine);
-	bool have_theirs = syn_recall(g->daddr, g->saddr, g->dport, g->sport, &theirs);
+	bool have_mine = syn_recall(g, false, &mine);
+	bool have_theirs = syn_recall(g, true, &theirs);
 	const struct syn_slot *cs = NULL, *ss = NULL;
 	bool sender_is_client, forced;
 	struct flow *f;
@@ -1566,8 +1727,7 @@ static inline __attribute__((always_inline)) bool unknown_worth(const struct seg
 		e = ignored_find(g);
 	if (e && (syn || ends)) {
 		/* that connection ends, or another begins */
-		e->seen = 0;
-		ignored_mark(g->hash);
+		ignored_forget(e, g->hash);
 		return syn;
 	}
 	if (e) {
@@ -1906,49 +2066,13 @@ static void sample_add(const struct timeval *ts, const uint8_t *ip, size_t caple
 
 /* ------------------------------------------------------------------- API */
 
-/*
- * The tables looked up at random (flow buckets, SYN cache, closed pairs,
- * ignored set): zeroed, on 2 MiB pages where the kernel gives them
- * (transparent huge pages on request, MADV_HUGEPAGE). On 4 KiB pages
- * nearly every lookup also missed the TLB, and under virtualisation that
- * walk costs more than the cache miss. Aligned, so a set of entries (a SYN
- * cache pair, an ignored set) is one cache line. mmap'd memory comes zeroed.
- */
-#define HUGE_PAGE ((size_t)2 << 20)
-
-static size_t table_len(size_t size)
-{
-	return (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-}
-
-static void *table_alloc(size_t size)
-{
-	size_t len = table_len(size), head;
-	uint8_t *m = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED)
-		return NULL;
-	head = (HUGE_PAGE - ((uintptr_t)m & (HUGE_PAGE - 1))) & (HUGE_PAGE - 1);
-	if (head)
-		munmap(m, head);
-	munmap(m + head + len, HUGE_PAGE - head);
-	(void)madvise(m + head, len, MADV_HUGEPAGE);	/* a hint: 4 KiB pages otherwise */
-	return m + head;
-}
-
-static void table_free(void *t, size_t size)
-{
-	if (t)
-		munmap(t, table_len(size));
-}
-
 static void free_tables(void)
 {
 	table_free(G.buckets, G.nbuckets * sizeof(*G.buckets));
 	free(G.occupied);
-	table_free(G.ignored, IGNORED_SLOTS * sizeof(*G.ignored));
-	table_free(G.syn, SYN_CACHE_SLOTS * sizeof(*G.syn));
+	table_free(G.ignored, G.ignored_slots * sizeof(*G.ignored));
+	free(G.ignored_used);
+	table_free(G.syn, SYN_LINES * SYN_WAYS * sizeof(*G.syn));
 	table_free(G.closed, CLOSED_SLOTS * sizeof(*G.closed));
 }
 
@@ -1974,10 +2098,9 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 		G.nbuckets <<= 1;
 	G.buckets = table_alloc(G.nbuckets * sizeof(*G.buckets));
 	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
-	if (p->screen) {
-		G.ignored = table_alloc(IGNORED_SLOTS * sizeof(*G.ignored));
-	}
-	G.syn = table_alloc(SYN_CACHE_SLOTS * sizeof(*G.syn));
+	if (p->screen)
+		(void)ignored_alloc(IGNORED_MIN_SLOTS);	/* checked below: G.ignored */
+	G.syn = table_alloc(SYN_LINES * SYN_WAYS * sizeof(*G.syn));
 	G.closed = table_alloc(CLOSED_SLOTS * sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
 	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
@@ -2056,12 +2179,12 @@ void ws_reasm_finish(void)
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
 	free_tables();
-	free(G.spare);
-	G.spare = NULL;
+	spares_free();
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
 	G.ignored = NULL;
+	G.ignored_used = NULL;
 	G.syn = NULL;
 	G.closed = NULL;
 	G.inited = false;
@@ -2076,6 +2199,7 @@ const struct ws_reasm_stats *ws_reasm_stats(void)
 		G.st.frag_evicted = ds->evicted;
 	}
 	G.st.queue_bytes = G.queue_bytes;
+	G.st.ignored_slots = G.ignored_slots;
 	return &G.st;
 }
 
@@ -2153,12 +2277,14 @@ size_t ws_reasm_stats_text(char *buf, size_t cap)
 				      "), ip fragments %" PRIu64 " (conflicting %" PRIu64
 				      "); gaps %" PRIu64 "; clock: future %" PRIu64 ", past %" PRIu64
 				      ", jumps %" PRIu64 "; screened %" PRIu64 " (promoted %" PRIu64
-				      ", ignored %" PRIu64 ", evicted %" PRIu64 "), shell streams %" PRIu64
+				      ", ignored %" PRIu64 ", evicted %" PRIu64 "), ignored set %" PRIu32
+				      " slots (resized %" PRIu64 ", replaced %" PRIu64 "), shell streams %" PRIu64
 				      ", refused %" PRIu64 ", expected %" PRIu64 " (hit %" PRIu64 ")",
 				      s->weak_released, s->weak_replaced, s->tcp_overlaps,
 				      s->tcp_conflicts, s->frag_overlaps, s->frag_conflicts, s->gaps,
 				      s->clock_future, s->clock_past, s->clock_jumps, s->screened,
 				      s->screen_promoted, s->screen_ignored, s->screen_evicted,
+				      s->ignored_slots, s->ignored_resized, s->ignored_replaced,
 				      s->protected_streams, s->refused, s->expect_added, s->expect_hit);
 	return n < cap ? n : cap - 1;
 }

