@@ -618,7 +618,7 @@ static uint32_t seen_now(void)
 static void ignored_forget(struct ignored *e, uint32_t hash)
 {
 	e->seen = 0;
-	G.ignored_live -= G.ignored_live > 0;	/* an estimate after a failed resize */
+	G.ignored_live -= G.ignored_live > 0;	/* 0 after a failed resize: an estimate */
 	ignored_mark(hash);
 }
 
@@ -715,7 +715,7 @@ static void ignored_resize(void)
 		slots = old_slots * 2;
 	if (ignored_alloc(slots) < 0) {
 		G.st.no_mem++;
-		G.ignored_live = fresh;	/* try again when as many more came */
+		G.ignored_live = 0;	/* try again a quarter of the table later, not at every add */
 		return;
 	}
 	for (uint32_t i = 0; i < old_slots; i++)
