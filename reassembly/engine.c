@@ -35,9 +35,9 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-#define SYN_LINE_BITS 14		/* the SYN cache: 2^14 lines of SYN_WAYS, 65536 SYNs in 1 MiB */
-#define SYN_LINES (1u << SYN_LINE_BITS)
-#define SYN_WAYS 4
+#define SYN_SET_BITS 13		/* the SYN cache: 2^13 sets of SYN_WAYS, 65536 SYNs in 1 MiB */
+#define SYN_SETS (1u << SYN_SET_BITS)
+#define SYN_WAYS 8		/* a set is two adjacent cache lines */
 #define CLOSED_SLOTS 65536u	/* power of two, in pairs */
 #define IGNORED_MIN_SLOTS 8192u	/* the set's first size: 128 KiB (README "Screening") */
 #define IGNORED_MAX_SLOTS (1u << 20)	/* it doubles up to this: 16 MiB */
@@ -113,7 +113,7 @@ struct syn_slot {
 	uint8_t pad[3];
 };
 
-_Static_assert(sizeof(struct syn_slot) * SYN_WAYS == 64, "a SYN cache line is one cache line");
+_Static_assert(sizeof(struct syn_slot) * SYN_WAYS == 128, "a SYN cache set is two cache lines");
 
 struct closed_slot {
 	uint32_t saddr, daddr;	/* client, server */
@@ -191,7 +191,7 @@ static struct {
 	struct syn_slot *syn;
 	struct closed_slot *closed;
 	uint64_t closed_used[CLOSED_SLOTS / 2 / 64];	/* a bit per pair: anything in it? */
-	uint8_t syn_next[SYN_LINES / 4];	/* 2 bits per line: the way its next SYN takes */
+	uint8_t syn_next[SYN_SETS];	/* per set: the way its next SYN takes */
 	uint32_t stamp;
 	struct expect expect[EXPECT_SLOTS];
 	size_t nexpect;
@@ -249,7 +249,7 @@ static void map_put(uint64_t *map, uint32_t i, bool on)
  * (transparent huge pages on request, MADV_HUGEPAGE). On 4 KiB pages
  * nearly every lookup also missed the TLB, and under virtualisation that
  * walk costs more than the cache miss. Aligned, so a set of entries (a SYN
- * cache line, an ignored set) is one cache line. mmap'd memory comes zeroed.
+ * cache set, an ignored set) is whole cache lines. mmap'd memory comes zeroed.
  */
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -756,16 +756,16 @@ static uint32_t pair_index(uint32_t saddr, uint32_t daddr, uint16_t sport, uint1
 /*
  * README "Screening": the SYN cache keeps, for each SYN and SYN/ACK, what
  * the stream needs from it, under a 32-bit tag of the 4-tuple as sent, in
- * the line that the connection's symmetric hash picks: a SYN and its
- * SYN/ACK share a line, so a new flow reads one line for both. Two
- * 4-tuples with the same line and tag (a chance of about 2^-29 per new
- * flow) would give a flow another's ISN; the first data must then still
- * fall within ISN_PLAUSIBLE of it (flow_start), and a sender able to
- * choose 4-tuples could as well send a SYN on the real one.
+ * the set that the connection's symmetric hash picks: a SYN and its
+ * SYN/ACK share a set (two adjacent lines), so a new flow reads one set
+ * for both. Two 4-tuples with the same set and tag (a chance of about
+ * 2^-28 per new flow) would give a flow another's ISN; the first data must
+ * then still fall within ISN_PLAUSIBLE of it (flow_start), and a sender
+ * able to choose 4-tuples could as well send a SYN on the real one.
  */
-static uint32_t syn_line(uint32_t hash)
+static uint32_t syn_set(uint32_t hash)
 {
-	return (hash * 0x9e3779b1u) >> (32 - SYN_LINE_BITS);	/* mixed: not the other tables' bits */
+	return (hash * 0x9e3779b1u) >> (32 - SYN_SET_BITS);	/* mixed: not the other tables' bits */
 }
 
 static uint32_t syn_tag(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t dport)
@@ -777,16 +777,12 @@ static uint32_t syn_tag(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t
 	return t ? t : 1;
 }
 
-static unsigned syn_next_way(uint32_t line)
-{
-	return G.syn_next[line / 4] >> (line % 4 * 2) & 3;
-}
-
 /*
- * A SYN takes the oldest way of its line (round robin: which way is next
- * is two bits outside the table), so a handshake is forgotten only when a
- * scan puts SYN_WAYS - 1 more SYNs into its line before its first data;
- * its stream is then picked up from that data, losing nothing. Most SYNs
+ * A SYN takes the way of its set written longest ago (round robin: which
+ * way is next is a byte outside the table), so a handshake is forgotten
+ * only when SYN_WAYS - 2 other SYNs land in its set between its SYN/ACK
+ * and its first data; its stream is then picked up from that data, losing
+ * nothing (the two-way pairs before lost a side at two). Most SYNs
  * are scans, their lines cold and never read: with SSE2 the entry is
  * written around the caches (a non-temporal store needs no copy of the
  * line first), so a SYN neither waits for its line nor evicts a line the
@@ -794,23 +790,22 @@ static unsigned syn_next_way(uint32_t line)
  */
 static void syn_remember(const struct seg *g)
 {
-	uint32_t line = syn_line(g->hash);
-	unsigned way = syn_next_way(line), shift = line % 4 * 2;
+	uint32_t set = syn_set(g->hash);
+	unsigned way = G.syn_next[set];
 	struct syn_slot x = {
 		.tag = syn_tag(g->saddr, g->sport, g->daddr, g->dport), .isn = g->seq,
 		.win = g->win, .wscale = g->wscale, .ttl = g->ttl,
 		.synack = (g->flags & TH_ACK) != 0,
 	};
-	struct syn_slot *dst = &G.syn[line * SYN_WAYS + way];
+	struct syn_slot *dst = &G.syn[set * SYN_WAYS + way];
 
-	_Static_assert(SYN_WAYS == 4 && sizeof(x) == 16, "two bits a line; a slot is 16 bytes");
+	_Static_assert(sizeof(x) == 16, "a slot is 16 bytes, aligned for the store");
 #ifdef __SSE2__
 	_mm_stream_si128((__m128i *)(void *)dst, _mm_loadu_si128((const __m128i *)(const void *)&x));
 #else
 	*dst = x;
 #endif
-	G.syn_next[line / 4] = (uint8_t)((G.syn_next[line / 4] & ~(3u << shift)) |
-					 ((way + 1) % SYN_WAYS) << shift);
+	G.syn_next[set] = (uint8_t)((way + 1) % SYN_WAYS);
 	G.st.syn_cached++;
 }
 
@@ -820,15 +815,15 @@ static void syn_remember(const struct seg *g)
  */
 static bool syn_recall(const struct seg *g, bool reverse, struct syn_slot *out)
 {
-	uint32_t line = syn_line(g->hash);
-	struct syn_slot *l = &G.syn[line * SYN_WAYS];
+	uint32_t set = syn_set(g->hash);
+	struct syn_slot *l = &G.syn[set * SYN_WAYS];
 	uint32_t tag = reverse ? syn_tag(g->daddr, g->dport, g->saddr, g->sport)
 			       : syn_tag(g->saddr, g->sport, g->daddr, g->dport);
 	bool found = false;
 
 	/* newest first: the way before the next one, and so on back */
 	for (unsigned i = 1; i <= SYN_WAYS; i++) {
-		struct syn_slot *s = &l[(syn_next_way(line) + SYN_WAYS - i) % SYN_WAYS];
+		struct syn_slot *s = &l[(G.syn_next[set] + SYN_WAYS - i) % SYN_WAYS];
 
 		if (s->tag != tag)
 			continue;
@@ -2072,7 +2067,7 @@ static void free_tables(void)
 	free(G.occupied);
 	table_free(G.ignored, G.ignored_slots * sizeof(*G.ignored));
 	free(G.ignored_used);
-	table_free(G.syn, SYN_LINES * SYN_WAYS * sizeof(*G.syn));
+	table_free(G.syn, SYN_SETS * SYN_WAYS * sizeof(*G.syn));
 	table_free(G.closed, CLOSED_SLOTS * sizeof(*G.closed));
 }
 
@@ -2100,7 +2095,7 @@ int ws_reasm_init(const struct ws_reasm_params *p, char *err, size_t errlen)
 	G.occupied = calloc(G.nbuckets / 64, sizeof(*G.occupied));
 	if (p->screen)
 		(void)ignored_alloc(IGNORED_MIN_SLOTS);	/* checked below: G.ignored */
-	G.syn = table_alloc(SYN_LINES * SYN_WAYS * sizeof(*G.syn));
+	G.syn = table_alloc(SYN_SETS * SYN_WAYS * sizeof(*G.syn));
 	G.closed = table_alloc(CLOSED_SLOTS * sizeof(*G.closed));
 	G.defrag = ws_defrag_new(&dp);
 	if (!G.buckets || !G.occupied || (p->screen && !G.ignored) || !G.syn || !G.closed ||
