@@ -759,9 +759,9 @@ static uint32_t pair_index(uint32_t saddr, uint32_t daddr, uint16_t sport, uint1
  * the set that the connection's symmetric hash picks: a SYN and its
  * SYN/ACK share a set (two adjacent lines), so a new flow reads one set
  * for both. Two 4-tuples with the same set and tag (a chance of about
- * 2^-28 per new flow) would give a flow another's ISN; the first data must
- * then still fall within ISN_PLAUSIBLE of it (flow_start), and a sender
- * able to choose 4-tuples could as well send a SYN on the real one.
+ * 2^-28 per new flow) would give a flow another's ISN (a client's must
+ * still have the first data within ISN_PLAUSIBLE of it, flow_start); a
+ * sender able to choose 4-tuples could as well send a SYN on the real one.
  */
 static uint32_t syn_set(uint32_t hash)
 {
@@ -782,7 +782,8 @@ static uint32_t syn_tag(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t
  * way is next is a byte outside the table), so a handshake is forgotten
  * only when SYN_WAYS - 2 other SYNs land in its set between its SYN/ACK
  * and its first data; its stream is then picked up from that data, losing
- * nothing (the two-way pairs before lost a side at two). Most SYNs
+ * nothing (the two-way pairs used before lost a side when two other SYNs
+ * landed in its pair). Most SYNs
  * are scans, their lines cold and never read: with SSE2 the entry is
  * written around the caches (a non-temporal store needs no copy of the
  * line first), so a SYN neither waits for its line nor evicts a line the
