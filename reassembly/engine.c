@@ -166,6 +166,12 @@ struct seg {
 	uint32_t hash;		/* hash4 of the 4-tuple, either direction */
 };
 
+/* Freed objects kept for reuse, most recent first, linked through their first bytes. */
+struct spares {
+	void *head;
+	size_t n;
+};
+
 struct lru {
 	struct flow *oldest, *newest;
 	size_t n;
@@ -183,10 +189,7 @@ static struct {
 	unsigned ignored_set_bits;	/* log2 of its sets */
 	uint32_t ignored_live;	/* entries in use, stale ones included until reclaimed */
 	uint64_t *ignored_used;	/* a bit per set: does it hold any entry? */
-	struct flow *spare;	/* flows freed, for the next ones (hnext links them) */
-	size_t nspare;
-	void *spare_sbuf;	/* screening buffers freed (their first bytes link them) */
-	size_t nspare_sbuf;
+	struct spares spare_flows, spare_sbufs;	/* freed, for the next ones */
 	struct lru lru[L_LISTS];
 	struct syn_slot *syn;
 	struct closed_slot *closed;
@@ -457,47 +460,43 @@ static void half_free_queue(struct half *h)
  * last SPARE_MAX flows and screening buffers freed are kept for the next
  * ones, most recent first (still in cache), instead of going back to malloc.
  */
-static void sbuf_put(uint8_t *b)
+static void spare_put(struct spares *sp, void *obj)
 {
-	if (!b)
+	if (!obj)
 		return;
-	if (G.nspare_sbuf == SPARE_MAX) {
-		free(b);
+	if (sp->n == SPARE_MAX) {
+		free(obj);
 		return;
 	}
-	memcpy(b, &G.spare_sbuf, sizeof(void *));
-	G.spare_sbuf = b;
-	G.nspare_sbuf++;
+	memcpy(obj, &sp->head, sizeof(void *));
+	sp->head = obj;
+	sp->n++;
 }
 
-static uint8_t *sbuf_get(void)
+/* A kept object (its first bytes overwritten), or NULL. */
+static void *spare_get(struct spares *sp)
 {
-	uint8_t *b = G.spare_sbuf;
+	void *obj = sp->head;
 
-	if (!b)
-		return malloc(WS_SCREEN_BYTES);
-	memcpy(&G.spare_sbuf, b, sizeof(void *));
-	G.nspare_sbuf--;
-	return b;
-}
-
-static void spares_free(void)
-{
-	while (G.spare) {
-		struct flow *f = G.spare;
-
-		G.spare = f->hnext;
-		free(f);
+	if (obj) {
+		memcpy(&sp->head, obj, sizeof(void *));
+		sp->n--;
 	}
-	while (G.spare_sbuf)
-		free(sbuf_get());
-	G.nspare = G.nspare_sbuf = 0;
+	return obj;
+}
+
+static void spares_free(struct spares *sp)
+{
+	void *obj;
+
+	while ((obj = spare_get(sp)))
+		free(obj);
 }
 
 static void screen_bufs_free(struct flow *f)
 {
 	for (int i = 0; i < 2; i++) {
-		sbuf_put(f->sbuf[i]);
+		spare_put(&G.spare_sbufs, f->sbuf[i]);
 		f->sbuf[i] = NULL;
 		f->slen[i] = f->sgap[i] = 0;
 	}
@@ -513,23 +512,15 @@ static void flow_free(struct flow *f)
 	screen_bufs_free(f);
 	free(f->line);
 	free(f->flow_user);
-	if (G.nspare == SPARE_MAX) {
-		free(f);
-		return;
-	}
-	f->hnext = G.spare;
-	G.spare = f;
-	G.nspare++;
+	spare_put(&G.spare_flows, f);
 }
 
 static struct flow *flow_new(uint32_t caddr, uint16_t cport, uint32_t saddr, uint16_t sport)
 {
-	struct flow *f = G.spare;
+	struct flow *f = spare_get(&G.spare_flows);
 	uint32_t b;
 
 	if (f) {
-		G.spare = f->hnext;
-		G.nspare--;
 		memset(f, 0, sizeof(*f));
 	} else {
 		f = calloc(1, sizeof(*f));
@@ -722,7 +713,6 @@ static void ignored_resize(void)
 		if (ignored_fresh(&old[i]))
 			ignored_put(&old[i], ignored_hash(&old[i]));
 	G.st.ignored_resized++;
-
 	table_free(old, old_slots * sizeof(*old));
 	free(old_used);
 }
@@ -783,11 +773,11 @@ static uint32_t syn_tag(uint32_t saddr, uint16_t sport, uint32_t daddr, uint16_t
  * only when SYN_WAYS - 2 other SYNs land in its set between its SYN/ACK
  * and its first data; its stream is then picked up from that data, losing
  * nothing (the two-way pairs used before lost a side when two other SYNs
- * landed in its pair). Most SYNs
- * are scans, their lines cold and never read: with SSE2 the entry is
- * written around the caches (a non-temporal store needs no copy of the
- * line first), so a SYN neither waits for its line nor evicts a line the
- * lookups need. The core reads its own such stores in order, like any.
+ * landed in its pair). Most SYNs are scans, their lines cold and never
+ * read: with SSE2 the entry is written around the caches (a non-temporal
+ * store needs no copy of the line first), so a SYN neither waits for its
+ * line nor evicts a line the lookups need. The core reads its own such
+ * stores in order, like any.
  */
 static void syn_remember(const struct seg *g)
 {
@@ -1018,7 +1008,9 @@ static bool has_newline(const uint8_t *p, size_t n)
 static bool screen_keep(struct flow *f, int side, const uint8_t *data, size_t n)
 {
 	if (!f->sbuf[side]) {
-		f->sbuf[side] = sbuf_get();
+		f->sbuf[side] = spare_get(&G.spare_sbufs);
+		if (!f->sbuf[side])
+			f->sbuf[side] = malloc(WS_SCREEN_BYTES);
 		if (!f->sbuf[side]) {
 			G.st.no_mem++;
 			return false;
@@ -2175,7 +2167,8 @@ void ws_reasm_finish(void)
 	G.st.frag_evicted = ds->evicted;
 	ws_defrag_free(G.defrag);
 	free_tables();
-	spares_free();
+	spares_free(&G.spare_flows);
+	spares_free(&G.spare_sbufs);
 	G.defrag = NULL;
 	G.buckets = NULL;
 	G.occupied = NULL;
