@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "base.h"
@@ -92,6 +93,19 @@ bool ws_skip_cut_line(const uint8_t **p, size_t *n)
 	*n -= (size_t)(lf + 1 - *p);
 	*p = lf + 1;
 	return true;
+}
+
+bool ws_idle_longer(const struct timeval *last, const struct timeval *now, long limit_s)
+{
+	uint64_t ds;
+
+	if (now->tv_sec < last->tv_sec)
+		return false;
+	ds = (uint64_t)now->tv_sec - (uint64_t)last->tv_sec;	/* exact: now >= last */
+	if (ds > (uint64_t)limit_s + 1)
+		return true;
+	return (int64_t)ds * 1000000 + ((int64_t)now->tv_usec - last->tv_usec) >
+	       (int64_t)limit_s * 1000000;
 }
 
 size_t ws_copy_text(char *dst, size_t cap, const void *src, size_t n, char nul_as)

@@ -84,6 +84,14 @@ size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n);
  */
 bool ws_skip_cut_line(const uint8_t **p, size_t *n);
 
+struct timeval;
+/*
+ * Is now more than limit_s seconds after last? Capture times are wire data
+ * and may be anything, so no difference is formed that could overflow; a
+ * now before last is never idle.
+ */
+bool ws_idle_longer(const struct timeval *last, const struct timeval *now, long limit_s);
+
 /*
  * Wire text kept as a C string: at most cap - 1 of src's n bytes into dst,
  * each NUL byte as nul_as (so nothing after it is lost), NUL-terminated;

@@ -1032,10 +1032,7 @@ void ws_ftp_data_gap(struct ws_ftp_tracker *t, const struct ws_ftp_flow *data)
 static bool idle_too_long(const struct ws_ftp_tracker *t, const struct timeval *last,
 			  const struct timeval *now)
 {
-	int64_t us = ((int64_t)now->tv_sec - last->tv_sec) * 1000000 +
-		     ((int64_t)now->tv_usec - last->tv_usec);
-
-	return us > (int64_t)t->p.idle_timeout * 1000000;
+	return ws_idle_longer(last, now, t->p.idle_timeout);
 }
 
 void ws_ftp_tracker_sweep(struct ws_ftp_tracker *t, const struct timeval *now)

@@ -488,10 +488,7 @@ void ws_carver_datagram(struct ws_carver *c, const struct timeval *ts,
 static bool idle_too_long(const struct ws_carver *c, const struct xfer *x,
 			  const struct timeval *now)
 {
-	int64_t us = ((int64_t)now->tv_sec - x->info.last.tv_sec) * 1000000 +
-		     ((int64_t)now->tv_usec - x->info.last.tv_usec);
-
-	return us > (int64_t)c->p.idle_timeout * 1000000;
+	return ws_idle_longer(&x->info.last, now, c->p.idle_timeout);
 }
 
 /*

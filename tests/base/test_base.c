@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "base.h"
 
@@ -84,6 +85,20 @@ static void test_text(void)
 		CHECK(ws_skip_cut_line(&p, &n) && n == 4 && !memcmp(p, "next", 4),
 		      "a cut line's rest is skipped past its LF");
 		CHECK(!ws_skip_cut_line(&q, &m) && m == 2, "no LF: every byte is the cut line's");
+	}
+	{
+		/* capture times are wire data: a fuzzer's 17870283321406 s once overflowed */
+		struct timeval last = {100, 500000}, at = {160, 500000}, past = {160, 500001},
+			       before = {99, 0}, far = {(time_t)17870283321406LL, 0},
+			       min = {(time_t)INT64_MIN, 0}, max = {(time_t)INT64_MAX, 999999};
+
+		CHECK(!ws_idle_longer(&last, &at, 60) && ws_idle_longer(&last, &past, 60),
+		      "idle after exactly the limit, not at it");
+		CHECK(!ws_idle_longer(&last, &before, 60), "a time before the last is not idle");
+		CHECK(ws_idle_longer(&last, &far, 60) && !ws_idle_longer(&far, &last, 60),
+		      "far apart, either way, without overflow");
+		CHECK(ws_idle_longer(&min, &max, 86400) && !ws_idle_longer(&max, &min, 86400),
+		      "the whole range of time_t");
 	}
 }
 
