@@ -93,6 +93,17 @@ struct timeval;
 bool ws_idle_longer(const struct timeval *last, const struct timeval *now, long limit_s);
 
 /*
+ * The capture times the sensor works with: 1970-01-01 to 9999-12-31 UTC
+ * (where time_t has 64 bits), microseconds 0 to 999999. A savefile's time
+ * is wire data (pcapng's if_tsoffset alone makes any 64-bit second count),
+ * and the clock's sums downstream (now + an hour, until = now + ttl) must
+ * not overflow; ISO 8601 in the logs keeps four-digit years.
+ */
+#define WS_TIME_MAX ((time_t)(sizeof(time_t) > 4 ? 253402300799LL : 2000000000LL))
+/* tv into that range (each field to its nearest bound); false if it had to move. */
+bool ws_time_bound(struct timeval *tv);
+
+/*
  * Wire text kept as a C string: at most cap - 1 of src's n bytes into dst,
  * each NUL byte as nul_as (so nothing after it is lost), NUL-terminated;
  * returns how many were kept.

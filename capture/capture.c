@@ -78,6 +78,7 @@ static void on_frame(struct ws_capture *c, int dlt, const struct timeval *ts, ui
 	struct ws_cursor cur;
 	const uint8_t *ip;
 	size_t iplen, have;
+	struct timeval t = *ts;
 
 	c->st.packets++;
 	c->st.bytes += len;
@@ -107,8 +108,11 @@ static void on_frame(struct ws_capture *c, int dlt, const struct timeval *ts, ui
 			return;
 		}
 	}
+	/* the one bound on capture time: every clock downstream relies on it */
+	if (!ws_time_bound(&t))
+		c->st.time_bounded++;
 	/* trailing Ethernet padding is not data: stop at the IP total length */
-	c->handler(c->arg, ts, ip, iplen);
+	c->handler(c->arg, &t, ip, iplen);
 }
 
 static void on_live_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *frame)

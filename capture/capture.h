@@ -34,6 +34,7 @@ struct ws_capture_stats {
 	uint64_t packets, bytes;	/* frames read (bytes on the wire) */
 	uint64_t non_ip;		/* frames we could not map to IPv4 */
 	uint64_t truncated;		/* caplen < IP total length */
+	uint64_t time_bounded;		/* a time outside ws_time_bound's range, moved into it */
 	uint64_t selected;		/* passed the selection */
 	uint64_t user_filtered;		/* selected, then refused by capture.filter */
 	uint64_t files, fallback_files;	/* savefiles opened, of which read by libpcap */

@@ -34,8 +34,8 @@ static void get_tv(struct ws_cursor *c, struct timeval *tv)
 {
 	tv->tv_sec = (time_t)ws_cur_be64(c);
 	tv->tv_usec = (suseconds_t)ws_cur_be32(c);
-	if (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)
-		c->err = true;
+	if (tv->tv_sec < 0 || tv->tv_sec > WS_TIME_MAX || tv->tv_usec < 0 || tv->tv_usec >= 1000000)
+		c->err = true;	/* a worker only sends times capture bounded */
 }
 
 static bool family_ok(uint8_t f)

@@ -100,6 +100,19 @@ static void test_text(void)
 		CHECK(ws_idle_longer(&min, &max, 86400) && !ws_idle_longer(&max, &min, 86400),
 		      "the whole range of time_t");
 	}
+	{
+		struct timeval ok = {1700000000, 123456}, lo = {(time_t)INT64_MIN, -1},
+			       hi = {(time_t)INT64_MAX, 1000000}, edge = {WS_TIME_MAX, 999999};
+
+		CHECK(ws_time_bound(&ok) && ok.tv_sec == 1700000000 && ok.tv_usec == 123456,
+		      "a time in range is kept as it is");
+		CHECK(ws_time_bound(&edge) && edge.tv_sec == WS_TIME_MAX, "the last second is in");
+		CHECK(!ws_time_bound(&lo) && lo.tv_sec == 0 && lo.tv_usec == 0,
+		      "before 1970: the epoch");
+		CHECK(!ws_time_bound(&hi) && hi.tv_sec == WS_TIME_MAX && hi.tv_usec == 999999,
+		      "past the range: its last microsecond");
+		CHECK(WS_TIME_MAX + 86400 * 366 > WS_TIME_MAX, "a year past the bound cannot overflow");
+	}
 }
 
 int main(void)
