@@ -31,5 +31,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (ws_known_load(path, &k, err, sizeof(err)) == 0)
 		ws_known_free(k);
+	unlink(path);	/* each fuzz process and seed replay would leave one in /tmp */
 	return 0;
 }
