@@ -3,7 +3,7 @@
  *
  * libpcap reads a savefile through stdio, one fread() per record header and
  * one per packet, 4 KiB at a time, and copies every packet into its own
- * buffer. For the common formats we pread() 1 MiB at a time and hand out
+ * buffer. For the common formats we pread() 256 KiB at a time and hand out
  * records where they lie in our buffer, so a packet is never copied before
  * the selection looks at it.
  *
