@@ -221,6 +221,56 @@ static void test_frag_bounds(void)
 }
 
 /*
+ * Many datagrams in progress at once (the hash index): 200 datagrams, their
+ * middle fragments first, then their first ones in reverse order, then
+ * their last ones with every other one first: each comes out whole, with
+ * its own bytes, and nothing stays. Then eviction: ids evicted from the
+ * index start anew (ASan and valgrind see a stale entry).
+ */
+static void test_frag_many(void)
+{
+	struct ws_defrag_params p = {256, 8 << 20, 30, WS_POL_WINDOWS};
+	struct ws_defrag *d = ws_defrag_new(&p);
+	uint8_t pkt[200];
+	char part[3][9];
+	const uint8_t *out;
+	size_t outlen, len;
+	struct ws_defrag_note note;
+	unsigned done = 0, right = 0;
+
+	for (unsigned pass = 0; pass < 3; pass++)
+		for (unsigned k = 0; k < 200; k++) {
+			uint16_t id = (uint16_t)(pass == 1 ? 199 - k : pass == 2 ? (k * 2) % 200 + (k >= 100) : k);
+			unsigned off = pass == 0 ? 8 : pass == 1 ? 0 : 16;
+
+			for (int j = 0; j < 3; j++)
+				snprintf(part[j], sizeof(part[j]), "%c%07u", 'a' + j, id);
+			len = frag(pkt, id, off, pass != 2, part[off / 8], 8);
+			if (ws_defrag_add(d, pkt, 20, len, 100, &out, &outlen, &note) != WS_DF_DONE)
+				continue;
+			done++;
+			right += outlen == 44 && !memcmp(out + 20, part[0], 8) &&
+				 !memcmp(out + 28, part[1], 8) && !memcmp(out + 36, part[2], 8);
+		}
+	CHECK(done == 200 && right == 200, "200 interleaved datagrams: %u whole, %u right", done,
+	      right);
+	CHECK(ws_defrag_pending(d) == 0 && ws_defrag_stats(d)->evicted == 0, "nothing left");
+	for (uint16_t id = 0; id < 300; id++) {
+		len = frag(pkt, id, 0, 1, "AAAAAAAA", 8);
+		ws_defrag_add(d, pkt, 20, len, 100, &out, &outlen, &note);
+	}
+	CHECK(ws_defrag_pending(d) == 256 && ws_defrag_stats(d)->evicted == 44,
+	      "300 datagrams, 256 kept (%zu), 44 evicted", ws_defrag_pending(d));
+	len = frag(pkt, 0, 8, 0, "BBBBBBBB", 8);	/* id 0 was evicted: this one is new */
+	CHECK(ws_defrag_add(d, pkt, 20, len, 100, &out, &outlen, &note) == WS_DF_HELD,
+	      "an evicted datagram's last fragment does not complete it");
+	len = frag(pkt, 299, 8, 0, "BBBBBBBB", 8);
+	CHECK(ws_defrag_add(d, pkt, 20, len, 100, &out, &outlen, &note) == WS_DF_DONE &&
+	      outlen == 36, "a kept one completes");
+	ws_defrag_free(d);
+}
+
+/*
  * A 60-byte header (options) on a first fragment of 65472 bytes, then a last
  * one that brings the payload to 65512: each fits the payload bound, but
  * header and payload together exceed any IPv4 datagram. Refused, never built
@@ -259,6 +309,7 @@ int main(void)
 	test_rxq_bounds();
 	test_frag_policies();
 	test_frag_bounds();
+	test_frag_many();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	else
