@@ -112,12 +112,23 @@ static int allow_list(scmp_filter_ctx ctx, const int *calls, size_t n)
 	return 0;
 }
 
+/*
+ * Argument `arg` equal to v. libseccomp's SCMP_A0()/SCMP_A1() leave
+ * datum_b to the compiler's zero (clang warns, -Wmissing-field-initializers).
+ */
+static struct scmp_arg_cmp arg_eq(unsigned arg, scmp_datum_t v)
+{
+	struct scmp_arg_cmp c = {.arg = arg, .op = SCMP_CMP_EQ, .datum_a = v, .datum_b = 0};
+
+	return c;
+}
+
 /* socket(2) only for the given domains. */
 static int allow_socket(scmp_filter_ctx ctx, const int *domains, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(socket), 1,
-				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i])) < 0)
+				     arg_eq(0, (scmp_datum_t)domains[i])) < 0)
 			return -1;
 	return 0;
 }
@@ -125,10 +136,9 @@ static int allow_socket(scmp_filter_ctx ctx, const int *domains, size_t n)
 /* ioctl(2) only to ask whether a descriptor is a terminal or how much it holds. */
 static int allow_ioctl(scmp_filter_ctx ctx)
 {
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(ioctl), 1, SCMP_A1(SCMP_CMP_EQ, TCGETS)) < 0)
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(ioctl), 1, arg_eq(1, TCGETS)) < 0)
 		return -1;
-	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(ioctl), 1,
-				SCMP_A1(SCMP_CMP_EQ, FIONREAD));
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(ioctl), 1, arg_eq(1, FIONREAD));
 }
 
 static int role_rules(scmp_filter_ctx ctx, enum ws_role role)
@@ -157,8 +167,7 @@ static int role_rules(scmp_filter_ctx ctx, enum ws_role role)
 	case WS_ROLE_FETCHER:
 		rc |= allow_list(ctx, fetcher_calls, sizeof(fetcher_calls) / sizeof(int));
 		rc |= allow_socket(ctx, inet, 2);
-		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(socketpair), 1,
-				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SC(socketpair), 1, arg_eq(0, AF_UNIX));
 		break;
 	case WS_ROLE_MONITOR:
 		rc |= allow_list(ctx, monitor_calls, sizeof(monitor_calls) / sizeof(int));

@@ -6,9 +6,13 @@
  * checksum modes and the overlap warning. Packets carry real checksums.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "reassembly.h"
 
@@ -539,6 +543,72 @@ static void test_ignored_set_size(void)
 }
 
 /*
+ * The engine's tables come from mmap (2 MiB pages): this definition stands
+ * in for libc's in this program, so a test can make the next ones fail.
+ */
+static bool mmap_fails;
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (mmap_fails) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+/*
+ * Out of memory when the ignored set must grow: the resize is counted as
+ * out of memory, the old set stays and keeps its flows ignored (their next
+ * bytes are not screened again, beyond the few replaced for room), new
+ * flows are still screened and ignored, and the set grows once memory is
+ * back.
+ */
+static void test_ignored_set_oom(void)
+{
+	const struct ws_reasm_stats *st;
+	uint32_t n, first_slots;
+	uint64_t calls;
+
+	start(NULL, 0, WS_CSUM_ON, 16, true);
+	first_slots = ws_reasm_stats()->ignored_slots;
+	n = first_slots / 4 + 600;	/* past a quarter: one resize, which fails */
+	mmap_fails = true;
+	for (uint32_t i = 0; i < n; i++) {
+		struct conn c = conn(0x58000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
+
+		say(&c, 1, "HTTP/1.0 200 OK\r\n");
+	}
+	mmap_fails = false;
+	st = ws_reasm_stats();
+	CHECK(st->no_mem >= 1 && st->ignored_slots == first_slots && st->ignored_resized == 0,
+	      "a failed resize counted (%llu out of memory), the set kept (%u slots)",
+	      (unsigned long long)st->no_mem, st->ignored_slots);
+	CHECK(st->screen_ignored == n, "every flow screened and ignored (%llu of %u)",
+	      (unsigned long long)st->screen_ignored, n);
+	calls = (uint64_t)nscreen_calls;
+	for (uint32_t i = 0; i < n; i++) {
+		struct conn c = conn(0x58000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
+
+		c.sseq += 17;
+		say(&c, 1, "more of the page");
+	}
+	CHECK((uint64_t)nscreen_calls - calls == st->ignored_replaced,
+	      "the kept set still ignores its flows (%llu screened again, %llu replaced)",
+	      (unsigned long long)((uint64_t)nscreen_calls - calls),
+	      (unsigned long long)st->ignored_replaced);
+	for (uint32_t i = 0; i < first_slots / 2; i++) {
+		struct conn c = conn(0x59000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
+
+		say(&c, 1, "HTTP/1.0 200 OK\r\n");
+	}
+	st = ws_reasm_stats();
+	CHECK(st->ignored_resized >= 1 && st->ignored_slots > first_slots,
+	      "memory back: the set grows (%u slots)", st->ignored_slots);
+	ws_reasm_finish();
+}
+
+/*
  * Handshakes are remembered through a scan: 200 of them, then 8192 scan
  * SYNs (one per SYN cache set on average), then their first data, the
  * first one's segments out of order. A SYN and its SYN/ACK share a set of
@@ -591,6 +661,7 @@ int main(void)
 	test_overlap_warning();
 	test_long_queued_run();
 	test_ignored_set_size();
+	test_ignored_set_oom();
 	test_handshake_through_scan();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
