@@ -1944,60 +1944,72 @@ static void fragment_in(const uint8_t *ip, size_t ihl, size_t iplen)
 	ip_datagram(whole, (size_t)(whole[0] & 15) * 4, len);
 }
 
+/* The IPv4 header fields a packet is sorted by, read through the cursor. */
+struct ip_hdr {
+	size_t ihl, len;	/* header and total length */
+	unsigned frag;		/* MF and fragment offset: 0 for a whole datagram */
+	uint8_t proto;
+};
+
+/* False: not IPv4, or a header or total length the captured bytes do not hold. */
+static bool ip_header(const uint8_t *ip, size_t caplen, struct ip_hdr *h)
+{
+	struct ws_cursor c = ws_cursor(ip, caplen);
+	uint8_t vhl = ws_cur_u8(&c);
+
+	ws_cur_skip(&c, 1);	/* TOS */
+	h->len = ws_cur_be16(&c);
+	ws_cur_skip(&c, 2);	/* id */
+	h->frag = ws_cur_be16(&c) & 0x3fff;	/* not DF, not the reserved bit */
+	ws_cur_skip(&c, 1);	/* TTL */
+	h->proto = ws_cur_u8(&c);
+	h->ihl = (size_t)(vhl & 15) * 4;
+	return !c.err && vhl >> 4 == 4 && h->ihl >= 20 && h->len >= h->ihl && h->len <= caplen;
+}
+
 static void packet(const struct timeval *ts, const uint8_t *ip, size_t caplen)
 {
-	size_t ihl, iplen;
-	unsigned frag;
+	struct ip_hdr h;
 
 	clock_observe(ts);
-	if (caplen < 20 || ip[0] >> 4 != 4) {
+	if (!ip_header(ip, caplen, &h)) {
 		G.st.dropped[WS_DROP_MALFORMED]++;
 		G.st.nids_warn[WS_NW_IP]++;
 		return;
 	}
-	ihl = (size_t)(ip[0] & 15) * 4;
-	iplen = (size_t)ip[2] << 8 | ip[3];
-	if (ihl < 20 || iplen < ihl || iplen > caplen) {
-		G.st.dropped[WS_DROP_MALFORMED]++;
-		G.st.nids_warn[WS_NW_IP]++;
+	if (h.proto != 6 && !(h.proto == 17 && G.p.on_udp))
 		return;
-	}
-	if (ip[9] != 6 && !(ip[9] == 17 && G.p.on_udp))
-		return;
-	if (G.csum_check && !ip_sum_ok(ip, ihl)) {
+	if (G.csum_check && !ip_sum_ok(ip, h.ihl)) {
 		G.st.dropped[WS_DROP_BAD_CHECKSUM]++;
 		return;
 	}
-	frag = (unsigned)(ip[6] & 0x3f) << 8 | ip[7];
-	if (frag != 0)
-		fragment_in(ip, ihl, iplen);
+	if (h.frag != 0)
+		fragment_in(ip, h.ihl, h.len);
 	else
-		ip_datagram(ip, ihl, iplen);
+		ip_datagram(ip, h.ihl, h.len);
 }
 
 /* -------------------------------------------------- checksum auto mode */
 
 static int sample_verdict(const uint8_t *ip, size_t caplen)
 {
-	size_t ihl, iplen;
+	struct ip_hdr h;
+	struct ws_cursor udp;
+	size_t ulen;
 
-	if (caplen < 20 || ip[0] >> 4 != 4)
+	if (!ip_header(ip, caplen, &h) || h.frag != 0)
 		return -1;
-	ihl = (size_t)(ip[0] & 15) * 4;
-	iplen = (size_t)ip[2] << 8 | ip[3];
-	if (ihl < 20 || iplen < ihl || iplen > caplen || (ip[6] & 0x3f) || ip[7])
+	if (h.proto == 6 && h.len - h.ihl >= 20)
+		return ip_sum_ok(ip, h.ihl) && l4_sum_ok(ip, ip + h.ihl, h.len - h.ihl);
+	if (h.proto != 17)
 		return -1;
-	if (ip[9] == 6 && iplen - ihl >= 20)
-		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, iplen - ihl);
-	if (ip[9] == 17 && iplen - ihl >= 8 && (ip[ihl + 6] | ip[ihl + 7])) {
-		/* over the UDP length, as udp_input checks it: bytes after it are not the datagram's */
-		size_t ulen = (size_t)ip[ihl + 4] << 8 | ip[ihl + 5];
-
-		if (ulen < 8 || ulen > iplen - ihl)
-			return -1;
-		return ip_sum_ok(ip, ihl) && l4_sum_ok(ip, ip + ihl, ulen);
-	}
-	return -1;
+	udp = ws_cursor(ip + h.ihl, h.len - h.ihl);
+	ws_cur_skip(&udp, 4);	/* ports */
+	ulen = ws_cur_be16(&udp);
+	/* over the UDP length, as udp_input checks it: bytes after it are not the datagram's */
+	if (ws_cur_be16(&udp) == 0 || udp.err || ulen < 8 || ulen > h.len - h.ihl)
+		return -1;	/* no checksum sent, or a short or lying header */
+	return ip_sum_ok(ip, h.ihl) && l4_sum_ok(ip, ip + h.ihl, ulen);
 }
 
 static void sweep_to(time_t now);
