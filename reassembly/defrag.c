@@ -78,6 +78,11 @@ struct ws_defrag *ws_defrag_new(const struct ws_defrag_params *p)
 	return d;
 }
 
+/*
+ * The chain of (src, dst, id, protocol). The hash is not keyed: fragments
+ * aimed at one chain make it at most max_datagrams long, the walk every
+ * fragment took before the index.
+ */
 static struct df_dgram **df_bucket(struct ws_defrag *d, const uint8_t *src, const uint8_t *dst,
 				   uint16_t id, uint8_t proto)
 {
