@@ -108,17 +108,6 @@ bool ws_idle_longer(const struct timeval *last, const struct timeval *now, long 
 	       (int64_t)limit_s * 1000000;
 }
 
-bool ws_time_bound(struct timeval *tv)
-{
-	bool in = true;
-
-	if (tv->tv_sec < 0 || tv->tv_sec > WS_TIME_MAX)
-		tv->tv_sec = tv->tv_sec < 0 ? 0 : WS_TIME_MAX, in = false;
-	if (tv->tv_usec < 0 || tv->tv_usec > 999999)
-		tv->tv_usec = tv->tv_usec < 0 ? 0 : 999999, in = false;
-	return in;
-}
-
 size_t ws_copy_text(char *dst, size_t cap, const void *src, size_t n, char nul_as)
 {
 	const char *s = src;

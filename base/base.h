@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/time.h>
 
 /* ---------------------------------------------------------------- addresses */
 
@@ -84,7 +85,6 @@ size_t ws_copy_cut(char *dst, size_t cap, const char *src, size_t n);
  */
 bool ws_skip_cut_line(const uint8_t **p, size_t *n);
 
-struct timeval;
 /*
  * Is now more than limit_s seconds after last? Capture times are wire data
  * and may be anything, so no difference is formed that could overflow; a
@@ -100,8 +100,20 @@ bool ws_idle_longer(const struct timeval *last, const struct timeval *now, long 
  * not overflow; ISO 8601 in the logs keeps four-digit years.
  */
 #define WS_TIME_MAX ((time_t)(sizeof(time_t) > 4 ? 253402300799LL : 2000000000LL))
-/* tv into that range (each field to its nearest bound); false if it had to move. */
-bool ws_time_bound(struct timeval *tv);
+/*
+ * tv into that range (each field to its nearest bound); false if it had to
+ * move. Inline: capture calls it for every packet.
+ */
+static inline bool ws_time_bound(struct timeval *tv)
+{
+	bool in = true;
+
+	if (tv->tv_sec < 0 || tv->tv_sec > WS_TIME_MAX)
+		tv->tv_sec = tv->tv_sec < 0 ? 0 : WS_TIME_MAX, in = false;
+	if (tv->tv_usec < 0 || tv->tv_usec > 999999)
+		tv->tv_usec = tv->tv_usec < 0 ? 0 : 999999, in = false;
+	return in;
+}
 
 /*
  * Wire text kept as a C string: at most cap - 1 of src's n bytes into dst,

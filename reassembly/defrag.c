@@ -172,10 +172,10 @@ bool ws_frag_new_wins(enum ws_policy p, unsigned old_start, unsigned old_end, un
 
 static struct df_dgram *df_find(struct ws_defrag *d, const uint8_t *ip, time_t now)
 {
-	struct df_dgram *g, **b;
 	uint16_t id = (uint16_t)(ip[4] << 8 | ip[5]);
+	struct df_dgram *g, **b = df_bucket(d, ip + 12, ip + 16, id, ip[9]);
 
-	for (g = *df_bucket(d, ip + 12, ip + 16, id, ip[9]); g; g = g->hnext)
+	for (g = *b; g; g = g->hnext)
 		if (g->id == id && g->proto == ip[9] && memcmp(g->src, ip + 12, 4) == 0 &&
 		    memcmp(g->dst, ip + 16, 4) == 0)
 			return g;
@@ -186,8 +186,7 @@ static struct df_dgram *df_find(struct ws_defrag *d, const uint8_t *ip, time_t n
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
-	b = df_bucket(d, ip + 12, ip + 16, id, ip[9]);
-	g->hnext = *b;
+	g->hnext = *b;	/* b is the head slot: still right after the evictions above */
 	*b = g;
 	memcpy(g->src, ip + 12, 4);
 	memcpy(g->dst, ip + 16, 4);

@@ -358,8 +358,8 @@ static void print_stats(struct worker *w, const char *when)
 	fprintf(stderr, "wormsnare: %s%s\n", w->who, line);
 	fprintf(stderr, "wormsnare: %swarnings: malformed ip %" PRIu64 ", tcp %" PRIu64 ", other %"
 		PRIu64 ", truncated packets %" PRIu64 ", non-IPv4 frames %" PRIu64
-		", times out of range %" PRIu64 ", shell lines cut %" PRIu64 ", shell limits hit %" PRIu64 ", evictions %" PRIu64
-		", idle timeouts %" PRIu64 ", overlap warnings %" PRIu64 ", out of memory %" PRIu64,
+		", times out of range %" PRIu64 ", shell lines cut %" PRIu64
+		", shell limits hit %" PRIu64 ", evictions %" PRIu64 ", idle timeouts %" PRIu64 ", overlap warnings %" PRIu64 ", out of memory %" PRIu64,
 		w->who, rs->nids_warn[WS_NW_IP], rs->nids_warn[WS_NW_TCP],
 		rs->nids_warn[WS_NW_UDP] + rs->nids_warn[WS_NW_SCAN] + rs->nids_warn[WS_NW_OTHER],
 		cs.truncated, cs.non_ip, cs.time_bounded, w->an.shell.truncated, w->an.shell.over_budget,

@@ -479,6 +479,33 @@ static void test_long_queued_run(void)
 	ws_reasm_finish();
 }
 
+/* Web flow i of a run from base: client base + 7i, port 1024 + i, to port 80. */
+static struct conn web_conn(uint32_t base, uint32_t i)
+{
+	return conn(base + i * 7, (uint16_t)(1024 + i % 60000), 80);
+}
+
+/* n web flows whose server's first bytes screening ignores. */
+static void web_flows_open(uint32_t base, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct conn c = web_conn(base, i);
+
+		say(&c, 1, "HTTP/1.0 200 OK\r\n");
+	}
+}
+
+/* The same n flows say more: bytes of flows the set still holds are not screened again. */
+static void web_flows_more(uint32_t base, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct conn c = web_conn(base, i);
+
+		c.sseq += 17;
+		say(&c, 1, "more of the page");
+	}
+}
+
 /*
  * README "Screening": the ignored set starts small and doubles while its
  * flows live; an entry it had to drop for room only costs that flow a
@@ -492,11 +519,7 @@ static void test_ignored_set_size(void)
 
 	start(NULL, 0, WS_CSUM_ON, 16, true);
 	first_slots = ws_reasm_stats()->ignored_slots;
-	for (uint32_t i = 0; i < N; i++) {
-		struct conn c = conn(0x54000000 + i * 7, (uint16_t)(1024 + i), 80);
-
-		say(&c, 1, "HTTP/1.0 200 OK\r\n");
-	}
+	web_flows_open(0x54000000, N);
 	st = ws_reasm_stats();
 	CHECK(st->screen_ignored == N, "every flow ignored (%llu)",
 	      (unsigned long long)st->screen_ignored);
@@ -506,12 +529,7 @@ static void test_ignored_set_size(void)
 	CHECK(st->ignored_replaced < N / 100, "few entries replaced (%llu)",
 	      (unsigned long long)st->ignored_replaced);
 	calls = (uint64_t)nscreen_calls;
-	for (uint32_t i = 0; i < N; i++) {
-		struct conn c = conn(0x54000000 + i * 7, (uint16_t)(1024 + i), 80);
-
-		c.sseq += 17;
-		say(&c, 1, "more of the page");
-	}
+	web_flows_more(0x54000000, N);
 	CHECK((uint64_t)nscreen_calls - calls == st->ignored_replaced,
 	      "only flows dropped for room screened again (%llu of %llu)",
 	      (unsigned long long)((uint64_t)nscreen_calls - calls),
@@ -574,11 +592,7 @@ static void test_ignored_set_oom(void)
 	first_slots = ws_reasm_stats()->ignored_slots;
 	n = first_slots / 4 + 600;	/* past a quarter: one resize, which fails */
 	mmap_fails = true;
-	for (uint32_t i = 0; i < n; i++) {
-		struct conn c = conn(0x58000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
-
-		say(&c, 1, "HTTP/1.0 200 OK\r\n");
-	}
+	web_flows_open(0x58000000, n);
 	mmap_fails = false;
 	st = ws_reasm_stats();
 	CHECK(st->no_mem >= 1 && st->ignored_slots == first_slots && st->ignored_resized == 0,
@@ -587,21 +601,12 @@ static void test_ignored_set_oom(void)
 	CHECK(st->screen_ignored == n, "every flow screened and ignored (%llu of %u)",
 	      (unsigned long long)st->screen_ignored, n);
 	calls = (uint64_t)nscreen_calls;
-	for (uint32_t i = 0; i < n; i++) {
-		struct conn c = conn(0x58000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
-
-		c.sseq += 17;
-		say(&c, 1, "more of the page");
-	}
+	web_flows_more(0x58000000, n);
 	CHECK((uint64_t)nscreen_calls - calls == st->ignored_replaced,
 	      "the kept set still ignores its flows (%llu screened again, %llu replaced)",
 	      (unsigned long long)((uint64_t)nscreen_calls - calls),
 	      (unsigned long long)st->ignored_replaced);
-	for (uint32_t i = 0; i < first_slots / 2; i++) {
-		struct conn c = conn(0x59000000 + i * 7, (uint16_t)(1024 + i % 60000), 80);
-
-		say(&c, 1, "HTTP/1.0 200 OK\r\n");
-	}
+	web_flows_open(0x59000000, first_slots / 2);
 	st = ws_reasm_stats();
 	CHECK(st->ignored_resized >= 1 && st->ignored_slots > first_slots,
 	      "memory back: the set grows (%u slots)", st->ignored_slots);
